@@ -1,0 +1,153 @@
+"""What the agent sees of a page: typed records built from the in-page snapshot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from webagent.errors import BrowserError
+
+# Attributes worth keeping in the cleaned HTML (after Mind2Web's cleaning).
+SALIENT_ATTRIBUTES = ("id", "name", "type", "placeholder", "aria-label", "title", "alt", "href", "value", "role")
+
+
+@dataclass(frozen=True)
+class Element:
+    """One interactive or text-bearing element, addressed by a stable id."""
+
+    id: str
+    tag: str
+    role: str = ""
+    text: str = ""
+    label: str = ""
+    placeholder: str = ""
+    value: str = ""
+    input_type: str = ""
+    checked: bool | None = None
+    options: tuple[str, ...] = ()
+    selected_option: str | None = None
+    visible: bool = True
+    enabled: bool = True
+    interactive: bool = False
+    editable: bool = False
+    box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    parent_id: str | None = None
+    context: str = ""
+    frame: tuple[str, ...] = ()
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def is_select(self) -> bool:
+        return self.tag == "select" and bool(self.options)
+
+    def describe(self) -> str:
+        """A one-line description, the way the ranker and the model read an element."""
+        parts = [self.tag if not self.input_type else f"{self.tag} type={self.input_type}"]
+        if self.role and self.role != self.tag:
+            parts.append(f"role={self.role}")
+        for name, text in (("label", self.label), ("text", self.text), ("placeholder", self.placeholder)):
+            if text and (name == "text" or text != self.text):
+                parts.append(f'{name}="{_clip(text, 80)}"')
+        if self.value:
+            parts.append(f'value="{_clip(self.value, 40)}"')
+        if self.checked is not None:
+            parts.append("checked" if self.checked else "unchecked")
+        if self.options:
+            parts.append("options=" + "|".join(_clip(o, 30) for o in self.options[:12]))
+        if not self.enabled:
+            parts.append("disabled")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A page at one moment: its elements, cleaned HTML and, on request, a screenshot."""
+
+    url: str
+    title: str
+    elements: tuple[Element, ...]
+    html: str = ""
+    screenshot: bytes | None = field(default=None, repr=False)
+    last_error: str | None = None
+
+    def element(self, element_id: str) -> Element:
+        for el in self.elements:
+            if el.id == element_id:
+                return el
+        raise KeyError(element_id)
+
+    def find(self, element_id: str) -> Element | None:
+        return next((el for el in self.elements if el.id == element_id), None)
+
+    @property
+    def actionable(self) -> tuple[Element, ...]:
+        """Elements an action can target: visible and enabled. Pages attach click
+        handlers to plain elements too, so text-bearing ones count as well."""
+        return tuple(el for el in self.elements if el.visible and el.enabled)
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def element_from_snapshot(raw: dict) -> Element:
+    """Build an Element from one record of snapshot.js, with a clear error on bad input."""
+    try:
+        return Element(
+            id=str(raw["id"]),
+            tag=raw["tag"],
+            role=raw.get("role") or "",
+            text=raw.get("text") or "",
+            label=raw.get("label") or "",
+            placeholder=raw.get("placeholder") or "",
+            value=raw.get("value") or "",
+            input_type=raw.get("inputType") or "",
+            checked=raw.get("checked"),
+            options=tuple(raw.get("options") or ()),
+            selected_option=raw.get("selectedOption"),
+            visible=bool(raw.get("visible")),
+            enabled=bool(raw.get("enabled", True)),
+            interactive=bool(raw.get("interactive")),
+            editable=bool(raw.get("editable")),
+            box=tuple(float(v) for v in raw.get("box") or (0, 0, 0, 0)),
+            parent_id=str(raw["parent"]) if raw.get("parent") is not None else None,
+            context=raw.get("context") or "",
+            frame=tuple(str(f) for f in raw.get("frame") or ()),
+            attributes=tuple((k, str(v)) for k, v in (raw.get("attributes") or {}).items()),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BrowserError(f"snapshot record is malformed ({exc!r}): {raw!r:.200}") from exc
+
+
+def cleaned_html(elements: tuple[Element, ...]) -> str:
+    """A Mind2Web-style cleaned HTML: the element tree with ids kept as backend_node_id."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup("", "html.parser")
+    root = soup.new_tag("html")
+    soup.append(root)
+    nodes = {}
+    for el in elements:
+        attrs = {"backend_node_id": el.id}
+        for name, value in el.attributes:
+            if name in SALIENT_ATTRIBUTES and value:
+                attrs[name] = value[:200]
+        if el.label and el.label != el.text:
+            attrs.setdefault("aria-label", el.label[:200])
+        if el.value and el.tag in ("input", "textarea"):
+            attrs["value"] = el.value[:200]
+        if not el.visible:
+            attrs["hidden"] = "true"
+        tag = soup.new_tag(el.tag, attrs=attrs)
+        if el.tag == "select":
+            for option in el.options:
+                opt = soup.new_tag("option")
+                opt.string = option
+                if option == el.selected_option:
+                    opt["selected"] = "true"
+                tag.append(opt)
+        elif el.text and el.tag not in ("input", "textarea"):
+            tag.string = _clip(el.text, 200)
+        nodes[el.id] = tag
+        (nodes.get(el.parent_id) or root).append(tag)
+    return str(soup)

@@ -1,0 +1,49 @@
+"""Turn the live page into an Observation (runs on the browser's owner thread)."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+
+from webagent.browser.observation import Observation, cleaned_html, element_from_snapshot
+from webagent.errors import BrowserError
+
+
+@cache
+def snapshot_script() -> str:
+    return files("webagent.browser").joinpath("snapshot.js").read_text()
+
+
+def observe(
+    page,
+    *,
+    root: str | None = None,
+    screenshot: bool = False,
+    last_error: str | None = None,
+    attempts: int = 3,
+) -> Observation:
+    """Snapshot the page. A page that is navigating is waited for, then read again."""
+    raw = None
+    for attempt in range(attempts):
+        try:
+            raw = page.evaluate(snapshot_script(), {"maxText": 200, "root": root})
+            break
+        except Exception as exc:  # noqa: BLE001 - navigation destroys the JS context
+            if page.is_closed():
+                raise BrowserError("the page was closed") from exc
+            if attempt == attempts - 1:
+                raise BrowserError(f"could not read the page at {page.url}: {str(exc).splitlines()[0]}") from exc
+            try:
+                page.wait_for_load_state("load", timeout=5_000)
+            except Exception:  # noqa: BLE001, S110 - retrying is the handling
+                pass
+    elements = tuple(element_from_snapshot(r) for r in raw["elements"])
+    shot = page.screenshot(type="png") if screenshot else None
+    return Observation(
+        url=raw["url"],
+        title=raw["title"],
+        elements=elements,
+        html=cleaned_html(elements),
+        screenshot=shot,
+        last_error=last_error,
+    )

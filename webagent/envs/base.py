@@ -1,0 +1,28 @@
+"""What the agent loop needs from a place to act: observe, act, and a status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from webagent.actions import Action
+from webagent.browser.observation import Observation
+
+
+@dataclass(frozen=True)
+class EpisodeStatus:
+    done: bool
+    reward: float | None = None
+    reason: str | None = None
+
+
+class Environment(Protocol):
+    instruction: str
+
+    def observe(self, *, last_error: str | None = None, screenshot: bool = False) -> Observation: ...
+
+    def act(self, action: Action, observation: Observation) -> str | None:
+        """Execute the action; None on success, else why it failed."""
+        ...
+
+    def status(self) -> EpisodeStatus: ...

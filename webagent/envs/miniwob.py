@@ -1,0 +1,139 @@
+"""MiniWoB++ tasks, served from the `miniwob` package over 127.0.0.1.
+
+An episode is seeded with Math.seedrandom(seed) before core.startEpisodeReal();
+the task timer is set far out so slow CPU inference is not punished.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from webagent.actions import Action
+from webagent.browser.execute import execute
+from webagent.browser.observation import Observation
+from webagent.browser.observe import observe
+from webagent.browser.session import BrowserSession
+from webagent.envs.base import EpisodeStatus
+from webagent.errors import BrowserError, DataError
+
+EPISODE_MAX_TIME_MS = 10**9
+TASK_ROOT = "#wrap"  # the task area; the reward display beside it is not part of the task
+
+
+def miniwob_html_dir() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("miniwob")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("the `miniwob` package is not installed (pip install miniwob)")
+    return Path(spec.submodule_search_locations[0]) / "html"
+
+
+def available_tasks() -> list[str]:
+    return sorted(p.stem for p in (miniwob_html_dir() / "miniwob").glob("*.html"))
+
+
+def read_tasks_file(path: str | Path) -> list[str]:
+    """Task names, one per line; '#' starts a comment. Unknown names are an error."""
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise DataError(f"cannot read tasks file {path}: {exc.strerror}") from exc
+    tasks = [line.split("#", 1)[0].strip() for line in lines]
+    tasks = [t for t in tasks if t]
+    known = set(available_tasks())
+    for number, line in enumerate(lines, 1):
+        name = line.split("#", 1)[0].strip()
+        if name and name not in known:
+            raise DataError(f"{path}:{number}: unknown MiniWoB++ task {name!r}")
+    if not tasks:
+        raise DataError(f"{path}: no tasks listed")
+    return tasks
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+class MiniWoBServer:
+    """A static file server for the MiniWoB++ pages on 127.0.0.1, on a free port."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or miniwob_html_dir()
+        handler = functools.partial(_QuietHandler, directory=str(self.root))
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="miniwob-http", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def task_url(self, task: str) -> str:
+        return f"{self.base_url}/miniwob/{task}.html"
+
+    def __enter__(self) -> MiniWoBServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+@dataclass
+class MiniWoBEnv:
+    """One MiniWoB++ task in the session's page; `reset(seed)` starts an episode."""
+
+    session: BrowserSession
+    server: MiniWoBServer
+    task: str
+    instruction: str = ""
+    seed: int | None = None
+    _loaded: bool = field(default=False, repr=False)
+
+    def reset(self, seed: int) -> str:
+        if self.task not in available_tasks():
+            raise DataError(f"unknown MiniWoB++ task {self.task!r}")
+        # A fresh load per episode: a previous episode may have left the page in any state.
+        self.session.goto(self.server.task_url(self.task))
+        self.instruction = self.session.call(_start_episode, seed)
+        self.seed = seed
+        return self.instruction
+
+    def observe(self, *, last_error: str | None = None, screenshot: bool = False) -> Observation:
+        return self.session.call(observe, root=TASK_ROOT, screenshot=screenshot, last_error=last_error)
+
+    def act(self, action: Action, observation: Observation) -> str | None:
+        element = observation.find(action.element_id)
+        if element is None:
+            return f"{action} failed: no element [{action.element_id}] on the page"
+        return self.session.call(execute, action, element)
+
+    def status(self) -> EpisodeStatus:
+        done, reward, reason = self.session.call(
+            lambda page: page.evaluate("[WOB_DONE_GLOBAL, WOB_RAW_REWARD_GLOBAL, WOB_REWARD_REASON]")
+        )
+        return EpisodeStatus(done=bool(done), reward=float(reward) if done else None, reason=reason)
+
+
+def _start_episode(page, seed: int) -> str:
+    try:
+        return page.evaluate(
+            """seed => {
+                Math.seedrandom(seed);
+                core.EPISODE_MAX_TIME = %d;
+                core.startEpisodeReal();
+                return core.getUtterance();
+            }"""
+            % EPISODE_MAX_TIME_MS,
+            str(seed),
+        )
+    except Exception as exc:  # noqa: BLE001
+        raise BrowserError(f"could not start a MiniWoB++ episode at {page.url}: {str(exc).splitlines()[0]}") from exc
