@@ -84,7 +84,10 @@ def verb_descriptions() -> list[str]:
 
 # -- grammar -----------------------------------------------------------------
 
-TEXT_LEXEME = r'/([^"\\\n]|\\["\\]){0,%d}/' % MAX_TEXT_CHARS
+
+def text_lexeme(max_chars: int) -> str:
+    """Free text inside quotes: no raw quote, backslash or newline; escapes allowed."""
+    return r'/([^"\\\n]|\\["\\]){0,' + str(max_chars) + "}/"
 
 
 def _lit(text: str) -> str:
@@ -106,7 +109,7 @@ def action_grammar(candidates: Sequence[Element], *, max_text_chars: int = MAX_T
         alternatives.append(name)
         if verb.argument is None:
             ids = " | ".join(_lit(el.id) for el in targets)
-            rules.append(f"{name}: {_lit(verb.name + ' [')} ({ids}) \"]\"")
+            rules.append(f'{name}: {_lit(verb.name + " [")} ({ids}) "]"')
         elif verb.name == "SELECT":
             per_element = []
             for el in targets:
@@ -116,8 +119,7 @@ def action_grammar(candidates: Sequence[Element], *, max_text_chars: int = MAX_T
         else:
             ids = " | ".join(_lit(el.id) for el in targets)
             rules.append(f"{name}: {_lit(verb.name + ' [')} ({ids}) {_lit('] ' + chr(34))} TEXT {_lit(chr(34))}")
-    lexeme = TEXT_LEXEME.replace(str(MAX_TEXT_CHARS), str(max_text_chars))
-    return "\n".join([f"start: {' | '.join(alternatives)}", *rules, f"TEXT: {lexeme}"]) + "\n"
+    return "\n".join([f"start: {' | '.join(alternatives)}", *rules, f"TEXT: {text_lexeme(max_text_chars)}"]) + "\n"
 
 
 # -- parser ------------------------------------------------------------------
@@ -135,7 +137,9 @@ def parse_action(text: str, candidates: Sequence[Element] | None = None) -> Acti
     if verb is None:
         raise GrammarError(f"unknown verb {verb_name!r} in {text!r}")
     if (verb.argument is None) != (raw_argument is None):
-        raise GrammarError(f"{verb_name} {'takes no' if verb.argument is None else 'needs a'} quoted argument: {text!r}")
+        raise GrammarError(
+            f"{verb_name} {'takes no' if verb.argument is None else 'needs a'} quoted argument: {text!r}"
+        )
     action = Action(verb_name, element_id, unescape(raw_argument) if raw_argument is not None else None)
     if candidates is not None:
         check_action(action, candidates)

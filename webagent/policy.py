@@ -1,0 +1,144 @@
+"""Choosing the next action: the model policy and two baselines.
+
+Every policy sees the same thing (instruction, observation, ranked candidates,
+history) and returns a Decision, so the agent loop, the store and the
+benchmarks treat them alike.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from webagent.actions import Action, action_grammar, parse_action, verb_descriptions
+from webagent.browser.observation import Element, Observation
+from webagent.candidates import Candidate, tokenize
+from webagent.models.base import Generation, LanguageModel
+from webagent.templates import render
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    confidence: float
+    raw_output: str = ""
+    prompt: str = ""
+    generation: Generation | None = None
+    decide_seconds: float = 0.0
+
+
+class Policy(Protocol):
+    name: str
+
+    def decide(
+        self,
+        instruction: str,
+        observation: Observation,
+        candidates: Sequence[Candidate],
+        history: Sequence[Action],
+        seed: int,
+    ) -> Decision: ...
+
+
+@dataclass(frozen=True)
+class ModelPolicyConfig:
+    temperature: float = 0.0
+    max_tokens: int = 96
+
+
+class ModelPolicy:
+    """The language model picks the action through the per-step grammar."""
+
+    name = "model"
+
+    def __init__(self, model: LanguageModel, config: ModelPolicyConfig | None = None) -> None:
+        self.model = model
+        self.config = config or ModelPolicyConfig()
+
+    def prompt(
+        self, instruction: str, observation: Observation, candidates: Sequence[Candidate], history: Sequence[Action]
+    ) -> str:
+        messages = [
+            {"role": "system", "content": render("system.jinja", verbs=verb_descriptions())},
+            {
+                "role": "user",
+                "content": render(
+                    "step.jinja",
+                    instruction=instruction,
+                    history=[a.to_dsl() for a in history],
+                    last_error=observation.last_error,
+                    candidates=candidates,
+                ),
+            },
+        ]
+        return self.model.format_chat(messages)
+
+    def decide(self, instruction, observation, candidates, history, seed) -> Decision:
+        start = time.perf_counter()
+        prompt = self.prompt(instruction, observation, candidates, history)
+        elements = [c.element for c in candidates]
+        generation = self.model.generate(
+            prompt,
+            action_grammar(elements),
+            temperature=self.config.temperature,
+            seed=seed,
+            max_tokens=self.config.max_tokens,
+        )
+        action = parse_action(generation.text, elements)
+        return Decision(
+            action=action,
+            confidence=generation.confidence,
+            raw_output=generation.text,
+            prompt=prompt,
+            generation=generation,
+            decide_seconds=time.perf_counter() - start,
+        )
+
+
+# -- baselines -------------------------------------------------------------
+
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
+def quoted_values(instruction: str) -> list[str]:
+    return _QUOTED.findall(instruction)
+
+
+def rule_action(element: Element, instruction: str, history: Sequence[Action]) -> Action:
+    """The obvious action for an element: type the next quoted value, pick the
+    option that best matches the instruction, or click."""
+    if element.is_select:
+        words = set(tokenize(instruction))
+        best = max(element.options, key=lambda o: len(words & set(tokenize(o))))
+        return Action("SELECT", element.id, best)
+    if element.editable:
+        values = quoted_values(instruction)
+        typed = sum(1 for a in history if a.verb == "TYPE")
+        value = values[typed] if typed < len(values) else (values[-1] if values else instruction.split()[-1])
+        return Action("TYPE", element.id, value[:80])
+    return Action("CLICK", element.id)
+
+
+class RankerTopPolicy:
+    """The best-ranked candidate not acted on yet, with the value rule."""
+
+    name = "ranker-top1"
+
+    def decide(self, instruction, observation, candidates, history, seed) -> Decision:
+        done = {a.element_id for a in history}
+        fresh = [c for c in candidates if c.id not in done] or list(candidates)
+        return Decision(action=rule_action(fresh[0].element, instruction, history), confidence=1.0)
+
+
+class RandomPolicy:
+    """A uniformly random candidate, with the value rule."""
+
+    name = "random"
+
+    def decide(self, instruction, observation, candidates, history, seed) -> Decision:
+        choice = random.Random(seed).choice(list(candidates))
+        return Decision(action=rule_action(choice.element, instruction, history), confidence=1.0 / len(candidates))
