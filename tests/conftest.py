@@ -43,3 +43,27 @@ def browser():
 def miniwob_server():
     with MiniWoBServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def default_model():
+    """The real default model (SmolLM2-135M-Instruct), loaded once."""
+    from webagent.models.transformers_lm import TransformersModel
+
+    return TransformersModel("default")
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from webagent.embeddings import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture
+def store(tmp_path):
+    from webagent.store import Store
+
+    s = Store(tmp_path / "webagent.db")
+    yield s
+    s.close()

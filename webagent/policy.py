@@ -102,6 +102,7 @@ class ModelPolicy:
 # -- baselines -------------------------------------------------------------
 
 _QUOTED = re.compile(r'"([^"]*)"')
+_ASKS_TO_TYPE = re.compile(r"\b(enter|type|fill|write|search|input)\b", re.IGNORECASE)
 
 
 def quoted_values(instruction: str) -> list[str]:
@@ -124,13 +125,17 @@ def rule_action(element: Element, instruction: str, history: Sequence[Action]) -
 
 
 class RankerTopPolicy:
-    """The best-ranked candidate not acted on yet, with the value rule."""
+    """The best-ranked candidate not acted on yet, with the value rule; while the
+    instruction asks to type and still has quoted values, the best-ranked text field first."""
 
     name = "ranker-top1"
 
     def decide(self, instruction, observation, candidates, history, seed) -> Decision:
         done = {a.element_id for a in history}
         fresh = [c for c in candidates if c.id not in done] or list(candidates)
+        typed = sum(1 for a in history if a.verb == "TYPE")
+        if typed < len(quoted_values(instruction)) and _ASKS_TO_TYPE.search(instruction):
+            fresh = [c for c in fresh if c.element.editable] or fresh
         return Decision(action=rule_action(fresh[0].element, instruction, history), confidence=1.0)
 
 

@@ -1,0 +1,111 @@
+"""The DSL: grammar, parser, and the promise that decoding cannot produce an invalid action."""
+
+import random
+
+import pytest
+
+from webagent.actions import Action, action_grammar, check_action, escape, parse_action
+from webagent.browser.observation import Element
+from webagent.errors import GrammarError
+
+BUTTON = Element("3", "button", text="Submit", interactive=True)
+LINK = Element("12", "a", text="Next page", interactive=True)
+FIELD = Element("7", "input", input_type="text", editable=True, interactive=True)
+SELECT = Element("40", "select", options=("Red", 'Blue "navy"', "back\\slash"), interactive=True)
+
+
+def test_round_trip_through_dsl():
+    for action in (
+        Action("CLICK", "3"),
+        Action("TYPE", "7", 'say "hi" \\ bye'),
+        Action("SELECT", "40", 'Blue "navy"'),
+        Action("TYPE", "7", ""),
+    ):
+        assert parse_action(action.to_dsl()) == action
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["CLICK 3", "CLICK [3] extra", 'TYPE [7]', 'CLICK [3] "x"', 'JUMP [3]', 'TYPE [7] "unterminated'],
+)
+def test_parser_rejects_malformed(text):
+    with pytest.raises(GrammarError):
+        parse_action(text)
+
+
+def test_check_action_against_candidates():
+    cands = [BUTTON, FIELD, SELECT]
+    check_action(Action("SELECT", "40", "Red"), cands)
+    with pytest.raises(GrammarError, match="not a candidate"):
+        check_action(Action("CLICK", "99"), cands)
+    with pytest.raises(GrammarError, match="cannot act"):
+        check_action(Action("TYPE", "3", "x"), cands)
+    with pytest.raises(GrammarError, match="not an option"):
+        check_action(Action("SELECT", "40", "Green"), cands)
+
+
+def test_grammar_only_offers_verbs_with_targets():
+    grammar = action_grammar([BUTTON, LINK])
+    assert "type" not in grammar.split("\n")[0] and "select" not in grammar.split("\n")[0]
+    assert '"12"' in grammar and '"3"' in grammar
+    with pytest.raises(GrammarError):
+        action_grammar([])
+
+
+def test_grammar_accepts_exactly_valid_actions():
+    import llguidance
+    import llguidance.hf
+    from transformers import AutoTokenizer
+
+    from webagent.models.loading import default_model_dir
+
+    tokenizer = AutoTokenizer.from_pretrained(default_model_dir())
+    ll = llguidance.hf.from_tokenizer(tokenizer)
+    grammar = llguidance.LLMatcher.grammar_from_lark(action_grammar([BUTTON, FIELD, SELECT]))
+
+    def accepts(text: str) -> bool:
+        matcher = llguidance.LLMatcher(ll, grammar)
+        tokens = tokenizer(text, add_special_tokens=False)["input_ids"]
+        return matcher.consume_tokens(tokens) and matcher.is_accepting()
+
+    for good in ("CLICK [3]", "CLICK [40]", 'TYPE [7] "hello"', f'SELECT [40] "{escape(SELECT.options[1])}"'):
+        assert accepts(good), good
+    for bad in ("CLICK [99]", 'TYPE [3] "x"', 'SELECT [40] "Green"', 'SELECT [7] "Red"', "CLICK [4]", 'TYPE [7] "a\nb"'):
+        assert not accepts(bad), bad
+
+
+def _random_candidates(rng: random.Random) -> list[Element]:
+    words = ["Submit", "OK", "name", 'say "hi"', "back\\slash", "Ünïcode", "a b  c", "]", "[", "42"]
+    elements = []
+    for _ in range(rng.randint(1, 8)):
+        eid = str(rng.randint(1, 500))
+        if any(e.id == eid for e in elements):
+            continue
+        kind = rng.choice(["button", "input", "select", "a"])
+        if kind == "input":
+            elements.append(Element(eid, "input", editable=True, interactive=True, label=rng.choice(words)))
+        elif kind == "select":
+            options = tuple(dict.fromkeys(rng.sample(words, rng.randint(1, 5))))
+            elements.append(Element(eid, "select", options=options, interactive=True))
+        else:
+            elements.append(Element(eid, kind, text=rng.choice(words), interactive=True))
+    return elements
+
+
+@pytest.mark.slow
+def test_high_temperature_sampling_always_parses(default_model):
+    """Invalid output is impossible: many hot samples on varied candidate sets all parse
+    and name a shown candidate (and a real option for SELECT)."""
+    rng = random.Random(0)
+    verbs = set()
+    for trial in range(60):
+        candidates = _random_candidates(rng)
+        listing = "\n".join(f"[{e.id}] {e.describe()}" for e in candidates)
+        prompt = default_model.format_chat([{"role": "user", "content": f"Elements:\n{listing}\nNext action:"}])
+        generation = default_model.generate(
+            prompt, action_grammar(candidates, max_text_chars=20), temperature=2.5, seed=trial, max_tokens=64
+        )
+        action = parse_action(generation.text, candidates)  # raises if invalid
+        verbs.add(action.verb)
+        assert generation.tokens >= generation.forced_tokens
+    assert verbs == {"CLICK", "TYPE", "SELECT"}

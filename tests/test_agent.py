@@ -1,0 +1,95 @@
+"""The agent loop on real MiniWoB++ pages in a real Chromium.
+
+The loop-logic tests use a scripted model (allowed for loop logic); the last
+test runs the real default model end to end.
+"""
+
+import pytest
+
+from webagent.agent import Agent, AgentConfig
+from webagent.candidates import HybridRanker
+from webagent.envs.miniwob import MiniWoBEnv
+from webagent.models.fake import ScriptedModel
+from webagent.policy import ModelPolicy
+
+
+@pytest.fixture
+def click_button(browser, miniwob_server):
+    env = MiniWoBEnv(browser, miniwob_server, "click-button")
+    env.reset(0)
+    return env
+
+
+def _run(store, env, policy, embedder, **config):
+    agent = Agent(HybridRanker(embedder), policy, store, AgentConfig(**config))
+    run = store.start_run(command="test", policy=policy.name, model="", model_version="", seed=0, config={})
+    return agent.run_episode(env, run_id=run, task=env.task, seed=0)
+
+
+def test_repeated_action_is_stopped_as_a_loop(store, click_button, embedder):
+    # An element that is not a button: clicking it does nothing, again and again.
+    obs = click_button.observe()
+    inert = next(e for e in obs.actionable if e.tag == "div")
+    result = _run(store, click_button, ModelPolicy(ScriptedModel([f"CLICK [{inert.id}]"])), embedder,
+                  top_k=50, loop_repeats=3)
+    assert result.outcome == "loop" and len(result.steps) == 3
+    assert store.episode(result.episode_id)["outcome"] == "loop"
+    assert len(store.steps(result.episode_id)) == 3
+
+
+def test_step_limit(store, click_button, embedder):
+    obs = click_button.observe()
+    inert = [e for e in obs.actionable if e.tag != "button"][:2]
+    replies = [f"CLICK [{inert[i % 2].id}]" for i in range(10)]
+    result = _run(store, click_button, ModelPolicy(ScriptedModel(replies)), embedder, top_k=50, max_steps=4)
+    assert result.outcome == "step-limit" and len(result.steps) == 4 and not result.done
+
+
+def test_failed_action_is_shown_in_the_next_observation(store, browser, miniwob_server, embedder):
+    env = MiniWoBEnv(browser, miniwob_server, "enter-text")
+    env.reset(1)
+    obs = env.observe()
+    button = next(e for e in obs.actionable if e.tag == "button")
+    field = next(e for e in obs.actionable if e.editable)
+    # An element id the page does not have, then a real one: the error is recorded
+    # and the next prompt tells the model about it.
+    model = ScriptedModel([f"CLICK [{field.id}]", f'TYPE [{field.id}] "x"', f"CLICK [{button.id}]"])
+    env_act = env.act
+    env.act = lambda action, observation: "CLICK [x] failed: injected" if action.verb == "CLICK" and \
+        action.element_id == field.id else env_act(action, observation)
+    result = _run(store, env, ModelPolicy(model), embedder, top_k=50)
+    assert result.steps[0].error == "CLICK [x] failed: injected"
+    assert "The last action failed: CLICK [x] failed: injected" in model.prompts[1]
+    assert store.steps(result.episode_id)[0]["error"] == "CLICK [x] failed: injected"
+    assert result.done
+
+
+def test_password_is_masked_in_the_store(store, browser, miniwob_server, embedder):
+    env = MiniWoBEnv(browser, miniwob_server, "enter-password")
+    env.reset(0)
+    secret = env.instruction.split('"')[1]
+    fields = [e for e in env.observe().actionable if e.input_type == "password"]
+    model = ScriptedModel([f'TYPE [{f.id}] "{secret}"' for f in fields] + ["CLICK [none]"])
+    result = _run(store, env, ModelPolicy(model), embedder, top_k=50, max_steps=len(fields))
+    typed = [s for s in store.steps(result.episode_id) if s["action"].startswith("TYPE")]
+    assert len(typed) == 2
+    assert all(secret not in s["action"] and secret not in (s["raw_output"] or "") for s in typed)
+    assert all(s.error is None for s in result.steps), "the real value was typed"
+
+
+@pytest.mark.slow
+def test_default_model_completes_an_episode_end_to_end(store, browser, miniwob_server, default_model, embedder):
+    env = MiniWoBEnv(browser, miniwob_server, "click-button")
+    policy = ModelPolicy(default_model)
+    rewards = []
+    for seed in range(5):
+        env.reset(seed)
+        agent = Agent(HybridRanker(embedder), policy, store, AgentConfig(top_k=5, max_steps=4))
+        run = store.start_run(command="test", policy="model", model=default_model.name,
+                              model_version=default_model.version, seed=seed, config={})
+        result = agent.run_episode(env, run_id=run, task="click-button", seed=seed)
+        rewards.append(result.reward)
+        steps = store.steps(result.episode_id)
+        assert steps and all(s["prompt"] and s["raw_output"] and s["model_version"] == default_model.version
+                             for s in steps)
+    assert 1.0 in rewards, rewards

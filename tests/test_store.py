@@ -1,0 +1,55 @@
+"""The sqlite store: round trip, migrations, WAL, and nothing lost on interruption."""
+
+import sqlite3
+
+import pytest
+
+from webagent.errors import StoreError
+from webagent.store import MIGRATIONS, Store
+
+
+def test_round_trip(store):
+    run = store.start_run(command="test", policy="model", model="m", model_version="m@base", seed=3, config={"k": 5})
+    ep = store.start_episode(run, task="click-button", seed=3, instruction="Click OK")
+    store.record_step(ep, {"idx": 0, "action": "CLICK [1]", "candidates": [{"id": "1", "score": 0.5}],
+                           "latency": {"decide": 0.1}, "confidence": 0.7})
+    store.record_step(ep, {"idx": 1, "action": 'TYPE [2] "x"', "error": "TYPE [2] failed: nope"})
+    store.finish_episode(ep, reward=1.0, done=True, outcome="success")
+    episode = store.episode(ep)
+    assert episode["steps"] == 2 and episode["reward"] == 1.0 and episode["outcome"] == "success"
+    steps = store.steps(ep)
+    assert [s["action"] for s in steps] == ["CLICK [1]", 'TYPE [2] "x"']
+    assert steps[0]["candidates"] == '[{"id": "1", "score": 0.5}]'
+    assert [s["action"] for s in store.last_steps(1)] == ['TYPE [2] "x"']
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_steps_survive_an_unfinished_episode(tmp_path):
+    path = tmp_path / "s.db"
+    first = Store(path)
+    run = first.start_run(command="t", policy="p", model="m", model_version="v", seed=0, config={})
+    ep = first.start_episode(run, task="t", seed=0, instruction="i")
+    first.record_step(ep, {"idx": 0, "action": "CLICK [1]"})
+    # the process "dies" here: no finish_episode, no close
+    again = Store(path)
+    assert [s["action"] for s in again.steps(ep)] == ["CLICK [1]"]
+    assert again.episode(ep)["outcome"] == "running"
+
+
+def test_reopening_does_not_migrate_twice(tmp_path):
+    Store(tmp_path / "s.db").close()
+    reopened = Store(tmp_path / "s.db")
+    assert reopened.schema_version == len(MIGRATIONS)
+
+
+def test_newer_schema_and_garbage_files_are_clear_errors(tmp_path):
+    newer = tmp_path / "newer.db"
+    conn = sqlite3.connect(newer)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    conn.close()
+    with pytest.raises(StoreError, match="schema version"):
+        Store(newer)
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot open"):
+        Store(garbage)
