@@ -147,3 +147,15 @@ class RandomPolicy:
     def decide(self, instruction, observation, candidates, history, seed) -> Decision:
         choice = random.Random(seed).choice(list(candidates))
         return Decision(action=rule_action(choice.element, instruction, history), confidence=1.0 / len(candidates))
+
+
+class FunctionPolicy:
+    """Any function (instruction, observation, history) -> Action as a policy:
+    used for the MiniWoB++ oracles, which stand in for a person."""
+
+    def __init__(self, name: str, fn) -> None:
+        self.name = name
+        self.fn = fn
+
+    def decide(self, instruction, observation, candidates, history, seed) -> Decision:
+        return Decision(action=self.fn(instruction, observation, tuple(history)), confidence=1.0)

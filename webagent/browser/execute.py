@@ -6,6 +6,8 @@ part of the next observation); only a closed page raises.
 
 from __future__ import annotations
 
+import re
+
 from webagent.actions import Action
 from webagent.browser.observation import Element
 from webagent.errors import BrowserError
@@ -16,6 +18,20 @@ _ARM_CLICK_PROBE = """el => {
                       {once: true, capture: true});
 }"""
 _READ_CLICK_PROBE = "el => el.ownerDocument.defaultView.__webagentClicked"
+
+# The option whose text, cleaned the way snapshot.js cleans it, is the argument.
+_FIND_OPTION = """(el, [label, maxText]) => {
+  const clean = (s) => (s || "").replace(/\\s+/g, " ").trim().slice(0, maxText);
+  return Array.from(el.options || []).findIndex((o) => clean(o.textContent) === label);
+}"""
+_SELECTED_OPTION = (
+    "el => el.selectedIndex < 0 ? null : el.options[el.selectedIndex].textContent.replace(/\\s+/g, ' ').trim()"
+)
+_READ_FIELD = "el => el.isContentEditable ? el.textContent : el.value"
+
+# Input types that take typed characters; the others (date, color, ...) are only filled.
+_KEYED_INPUT_TYPES = {"", "text", "search", "email", "url", "tel", "password", "number"}
+_MAX_OPTION_TEXT = 200  # snapshot.js's maxText, which clips option labels
 
 
 def locate(page, element: Element):
@@ -31,47 +47,130 @@ def execute(page, action: Action, element: Element, *, timeout_ms: int = 3_000, 
     if page.is_closed():
         raise BrowserError("the page was closed")
     locator = locate(page, element)
+    navigation = _NavigationWatch(page)
     try:
         error = _PERFORM[action.verb](locator, action, timeout_ms)
     except Exception as exc:  # noqa: BLE001 - playwright raises several kinds
         if page.is_closed():
             raise BrowserError("the page was closed during the action") from exc
-        error = str(exc).splitlines()[0]
+        error = _reason(exc)
     _settle(page, settle_ms)
+    navigation.stop()
+    error = error or navigation.failure
     return f"{action} failed: {error}" if error else None
 
 
+def _ready(locator, timeout_ms: int, *, editable: bool = False):
+    """The element's handle, or a reason it cannot be acted on now. Hidden and
+    disabled elements fail at once rather than after Playwright's wait."""
+    try:
+        handle = locator.element_handle(timeout=timeout_ms)
+    except Exception:  # noqa: BLE001 - not attached within the timeout
+        return None, "the element is no longer on the page"
+    if not handle.is_visible():
+        return None, "the element is not visible"
+    if not handle.is_enabled():
+        return None, "the element is disabled"
+    if editable and not handle.is_editable():  # raises for elements that are never editable
+        return None, "the element is read-only"
+    return handle, None
+
+
 def _click(locator, action: Action, timeout_ms: int) -> str | None:
-    locator.evaluate(_ARM_CLICK_PROBE, timeout=timeout_ms)
+    handle, error = _ready(locator, timeout_ms)
+    if error:
+        return error
+    handle.evaluate(_ARM_CLICK_PROBE)
     locator.click(timeout=timeout_ms)
     try:
-        delivered = locator.evaluate(_READ_CLICK_PROBE, timeout=500)
-    except Exception:  # noqa: BLE001 - the element went away or the page navigated: the click landed
+        # Through the handle: an element the click removed still answers at once.
+        delivered = handle.evaluate(_READ_CLICK_PROBE)
+    except Exception:  # noqa: BLE001 - the page navigated away: the click landed
         return None
     return None if delivered in (True, None) else "the click did not reach the element"
 
 
 def _type(locator, action: Action, timeout_ms: int) -> str | None:
+    handle, error = _ready(locator, timeout_ms, editable=True)
+    if error:
+        return error
     text = action.argument or ""
-    # fill() sets the value at once; the last character is typed as real key
-    # presses so that pages listening to key events (autocomplete) react.
-    locator.fill(text[:-1], timeout=timeout_ms)
-    if text:
+    keyed = handle.evaluate(
+        "el => el.isContentEditable || el.tagName === 'TEXTAREA' ? '' : (el.getAttribute('type') || '').toLowerCase()"
+    )
+    if keyed in _KEYED_INPUT_TYPES and text:
+        # fill() sets the value at once; the last character is typed as a real key
+        # press so that pages listening to key events (autocomplete) react.
+        locator.fill(text[:-1], timeout=timeout_ms)
         locator.press_sequentially(text[-1], timeout=timeout_ms)
-    value = locator.evaluate("el => el.isContentEditable ? el.textContent : el.value", timeout=timeout_ms)
-    return None if value == text else f"the field holds {value!r}, not {text!r}"
+    else:
+        locator.fill(text, timeout=timeout_ms)
+    value = handle.evaluate(_READ_FIELD)
+    # A space typed at the end of a contenteditable arrives as a no-break space.
+    if (value or "").replace("\u00a0", " ") == text:
+        return None
+    return f"the field holds {value!r}, not {text!r}"
 
 
 def _select(locator, action: Action, timeout_ms: int) -> str | None:
-    locator.select_option(label=action.argument, timeout=timeout_ms)
-    chosen = locator.evaluate(
-        "el => el.selectedIndex < 0 ? null : el.options[el.selectedIndex].textContent.replace(/\\s+/g, ' ').trim()",
-        timeout=timeout_ms,
-    )
-    return None if chosen == action.argument else f"selected {chosen!r}, not {action.argument!r}"
+    handle, error = _ready(locator, timeout_ms)
+    if error:
+        return error
+    label = action.argument or ""
+    # By index: the option's label attribute, or whitespace in its text, would
+    # make select_option(label=...) miss the option the observation showed.
+    index = handle.evaluate(_FIND_OPTION, [label, _MAX_OPTION_TEXT])
+    if index is None or index < 0:
+        return f"the select has no option {label!r}"
+    locator.select_option(index=index, timeout=timeout_ms)
+    chosen = handle.evaluate(_SELECTED_OPTION)
+    return None if chosen is not None and chosen[:_MAX_OPTION_TEXT] == label else f"selected {chosen!r}, not {label!r}"
 
 
 _PERFORM = {"CLICK": _click, "TYPE": _type, "SELECT": _select}
+
+
+class _NavigationWatch:
+    """Notes a main-frame navigation that the action started and that failed:
+    an unreachable address, or an HTTP error page."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+        self.failure: str | None = None
+        page.on("requestfailed", self._failed)
+        page.on("response", self._response)
+
+    def _main_navigation(self, request) -> bool:
+        try:
+            return request.is_navigation_request() and request.frame == self.page.main_frame
+        except Exception:  # noqa: BLE001 - a detached frame is not the main one
+            return False
+
+    def _failed(self, request) -> None:
+        reason = request.failure or "the request failed"
+        # ERR_ABORTED: superseded by another navigation, a download, or a 204.
+        if "ERR_ABORTED" not in reason and self._main_navigation(request):
+            self.failure = f"it led to {request.url}, which could not be loaded ({reason})"
+
+    def _response(self, response) -> None:
+        if response.status >= 400 and self._main_navigation(response.request):
+            self.failure = f"it led to {response.url}, which answered HTTP {response.status}"
+
+    def stop(self) -> None:
+        self.page.remove_listener("requestfailed", self._failed)
+        self.page.remove_listener("response", self._response)
+
+
+def _reason(exc: Exception) -> str:
+    """Playwright's first line, without the API name, and with the reason from its
+    call log when it timed out."""
+    lines = str(exc).splitlines() or [type(exc).__name__]
+    first = re.sub(r"^[A-Za-z]+\.[A-Za-z_]+: (Error: )?", "", lines[0])
+    if "Timeout" in first:
+        causes = [ln.strip(" -") for ln in lines[1:] if "element is" in ln or "intercepts pointer events" in ln]
+        if causes:
+            first = f"{first} ({causes[-1]})"
+    return first
 
 
 def _settle(page, settle_ms: int) -> None:

@@ -36,6 +36,11 @@ class Element:
     attributes: tuple[tuple[str, str], ...] = ()
 
     @property
+    def shown_value(self) -> str:
+        """The value as prompts and logs show it: a password is masked."""
+        return "•" * 8 if self.input_type == "password" and self.value else self.value
+
+    @property
     def is_select(self) -> bool:
         return self.tag == "select" and bool(self.options)
 
@@ -48,7 +53,7 @@ class Element:
             if text and (name == "text" or text != self.text):
                 parts.append(f'{name}="{_clip(text, 80)}"')
         if self.value:
-            parts.append(f'value="{_clip(self.value, 40)}"')
+            parts.append(f'value="{_clip(self.shown_value, 40)}"')
         if self.checked is not None:
             parts.append("checked" if self.checked else "unchecked")
         if self.options:
@@ -135,7 +140,7 @@ def cleaned_html(elements: tuple[Element, ...]) -> str:
         if el.label and el.label != el.text:
             attrs.setdefault("aria-label", el.label[:200])
         if el.value and el.tag in ("input", "textarea"):
-            attrs["value"] = el.value[:200]
+            attrs["value"] = el.shown_value[:200]
         if not el.visible:
             attrs["hidden"] = "true"
         tag = soup.new_tag(el.tag, attrs=attrs)

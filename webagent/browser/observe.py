@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from functools import cache
 from importlib.resources import files
 
@@ -18,25 +19,28 @@ def observe(
     page,
     *,
     root: str | None = None,
+    exclude: tuple[str, ...] = (),
     screenshot: bool = False,
     last_error: str | None = None,
     attempts: int = 3,
 ) -> Observation:
     """Snapshot the page. A page that is navigating is waited for, then read again."""
     raw = None
+    # A page that has just begun to navigate is read once its DOM is there; a slow
+    # one is read as it is.
+    with contextlib.suppress(Exception):
+        page.wait_for_load_state("domcontentloaded", timeout=5_000)
     for attempt in range(attempts):
         try:
-            raw = page.evaluate(snapshot_script(), {"maxText": 200, "root": root})
+            raw = page.evaluate(snapshot_script(), {"maxText": 200, "root": root, "exclude": list(exclude)})
             break
         except Exception as exc:  # noqa: BLE001 - navigation destroys the JS context
             if page.is_closed():
                 raise BrowserError("the page was closed") from exc
             if attempt == attempts - 1:
                 raise BrowserError(f"could not read the page at {page.url}: {str(exc).splitlines()[0]}") from exc
-            try:
+            with contextlib.suppress(Exception):  # retrying is the handling
                 page.wait_for_load_state("load", timeout=5_000)
-            except Exception:  # noqa: BLE001, S110 - retrying is the handling
-                pass
     elements = tuple(element_from_snapshot(r) for r in raw["elements"])
     shot = page.screenshot(type="png") if screenshot else None
     return Observation(

@@ -74,7 +74,13 @@ class BrowserSession:
         ready: Future = Future()
         self._thread = threading.Thread(target=self._own, args=(ready,), name="webagent-browser", daemon=True)
         self._thread.start()
-        ready.result()
+        try:
+            ready.result()
+        except BaseException:
+            # The owner thread has ended; forget it, so that call() does not queue
+            # work nobody will run and start() may be tried again.
+            self._thread = None
+            raise
         return self
 
     def close(self) -> None:
@@ -83,6 +89,14 @@ class BrowserSession:
         self._jobs.put(None)
         self._thread.join(timeout=30)
         self._thread = None
+        # Calls queued behind the shutdown would otherwise wait forever.
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                job[1].set_exception(BrowserError("browser session was closed"))
 
     def __enter__(self) -> BrowserSession:
         return self.start()
@@ -138,6 +152,26 @@ class BrowserSession:
 
 def _goto(page, url: str, timeout_ms: int) -> None:
     try:
-        page.goto(url, timeout=timeout_ms, wait_until="load")
+        response = page.goto(url, timeout=timeout_ms, wait_until="load")
     except Exception as exc:  # noqa: BLE001 - playwright raises several kinds
-        raise BrowserError(f"could not load {url}: {str(exc).splitlines()[0]}") from exc
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        _await_error_page(page)
+        raise BrowserError(f"could not load {url}: {message}") from exc
+    if response is not None and response.status >= 400:
+        raise BrowserError(f"could not load {url}: HTTP {response.status} {response.status_text}".rstrip())
+
+
+def _await_error_page(page, timeout_ms: int = 2_000) -> None:
+    """After a failed load Chromium commits its error page a moment later, and that
+    would interrupt the next navigation: let it arrive first."""
+    if page.url.startswith("chrome-error://"):
+        return
+    try:
+        page.wait_for_event(
+            "framenavigated",
+            predicate=lambda frame: frame == page.main_frame and frame.url.startswith("chrome-error://"),
+            timeout=timeout_ms,
+        )
+        page.wait_for_load_state("load", timeout=timeout_ms)
+    except Exception:  # noqa: BLE001, S110 - no error page (an aborted load): nothing to wait for
+        pass

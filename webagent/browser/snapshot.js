@@ -13,14 +13,20 @@
     "switch", "combobox", "textbox", "treeitem", "slider", "spinbutton", "searchbox"]);
   const SKIP_TAGS = new Set(["script", "style", "noscript", "template", "head", "meta", "link", "br", "hr"]);
 
+  const exclude = (options && options.exclude) || [];
+  const excluded = (el) => exclude.some((sel) => el.matches(sel));
   const clean = (s) => (s || "").replace(/\s+/g, " ").trim().slice(0, maxText);
 
+  // Ids handed out in this snapshot: an element copied with cloneNode() or
+  // innerHTML carries its original's id along, and gets a fresh one of its own.
+  const seen = new Set();
   function idOf(el) {
     let id = el.getAttribute(ATTR);
-    if (!id) {
+    if (!id || seen.has(id)) {
       id = String(top.__webagentNextId++);
       el.setAttribute(ATTR, id);
     }
+    seen.add(id);
     return id;
   }
 
@@ -35,12 +41,24 @@
     if (aria) return clean(aria);
     const by = el.getAttribute("aria-labelledby");
     if (by) {
-      const t = by.split(/\s+/).map((i) => doc.getElementById(i)).filter(Boolean).map((e) => e.textContent).join(" ");
+      // Ids resolve in the element's own tree: its shadow root, if it is in one.
+      const scope = el.getRootNode && el.getRootNode().getElementById ? el.getRootNode() : doc;
+      const t = by.split(/\s+/).map((i) => scope.getElementById(i)).filter(Boolean).map((e) => e.textContent).join(" ");
       if (clean(t)) return clean(t);
     }
     if (el.labels && el.labels.length) return clean(Array.from(el.labels).map((l) => l.textContent).join(" "));
     const title = el.getAttribute("title") || el.getAttribute("alt");
     return clean(title || "");
+  }
+
+  // Click handlers bound through jQuery or d3 leave no attribute behind; both
+  // libraries keep them where a page script can look.
+  function hasLibraryClickHandler(el) {
+    const jq = el.ownerDocument.defaultView && el.ownerDocument.defaultView.jQuery;
+    const events = jq && jq._data ? jq._data(el, "events") : null;
+    if (events && (events.click || events.mousedown || events.mouseup)) return true;
+    if (typeof el.__onclick === "function") return true; // d3 v3
+    return Array.isArray(el.__on) && el.__on.some((h) => h.type === "click"); // d3 v4+
   }
 
   function isInteractive(el, style) {
@@ -50,6 +68,7 @@
     if (role && INTERACTIVE_ROLES.has(role)) return true;
     if (el.isContentEditable && el.getAttribute("contenteditable") !== null) return true;
     if (el.hasAttribute("onclick") || el.hasAttribute("tabindex") || typeof el.onclick === "function") return true;
+    if (hasLibraryClickHandler(el)) return true;
     return style.cursor === "pointer" && !(el.parentElement && getComputedStyle(el.parentElement).cursor === "pointer");
   }
 
@@ -62,24 +81,32 @@
 
   const records = [];
   // frame: ids of the iframes around this document; offset: their page position.
+  // context: the nearest heading (or legend) before the element in document
+  // order; visit() returns the context in force after the element, so that a
+  // heading labels the siblings that follow it.
   function walk(node, parentId, interactiveAncestor, frame, offset, doc, context) {
+    let ctx = context;
     for (const child of node.children || []) {
-      visit(child, parentId, interactiveAncestor, frame, offset, doc, context);
+      ctx = visit(child, parentId, interactiveAncestor, frame, offset, doc, ctx);
     }
+    return ctx;
   }
 
   function visit(el, parentId, interactiveAncestor, frame, offset, doc, context) {
     const tag = el.tagName.toLowerCase();
-    if (SKIP_TAGS.has(tag) || el.getAttribute(ATTR + "-ignore") !== null) return;
+    if (SKIP_TAGS.has(tag) || el.getAttribute(ATTR + "-ignore") !== null || excluded(el)) return context;
     const style = getComputedStyle(el);
     const rect = el.getBoundingClientRect();
     const visible = visibleOf(el, style, rect);
     const interactive = isInteractive(el, style);
-    const text = interactive ? clean(el.innerText || el.textContent) : ownText(el);
+    // A field's own content is its value (a textarea's text is only its default,
+    // a select's is every option run together), not its text.
+    const fieldTag = tag === "select" || tag === "textarea";
+    const text = fieldTag ? "" : interactive ? clean(el.innerText || el.textContent) : ownText(el);
     const isHeading = /^h[1-6]$/.test(tag) || tag === "legend";
     let myId = parentId;
     let myContext = context;
-    if (isHeading && text) myContext = text;
+    if (isHeading && clean(el.textContent)) myContext = clean(el.textContent);
     const record = (interactive && !(tag === "option")) || (text && !interactiveAncestor) || tag === "iframe" || tag === "img";
     if (record) {
       myId = idOf(el);
@@ -96,7 +123,8 @@
         options: null,
         selectedOption: null,
         visible,
-        enabled: !el.disabled && el.getAttribute("aria-disabled") !== "true",
+        // :disabled also covers controls inside a disabled <fieldset> or <optgroup>.
+        enabled: !el.disabled && !(el.matches && el.matches(":disabled")) && el.getAttribute("aria-disabled") !== "true",
         interactive,
         editable: false,
         box: [rect.x + offset[0], rect.y + offset[1], rect.width, rect.height],
@@ -131,14 +159,18 @@
       let inner = null;
       try { inner = el.contentDocument; } catch (e) { inner = null; }
       if (inner && inner.body) {
-        const fr = el.getBoundingClientRect();
-        visit(inner.body, myId, false, frame.concat([myId]), [offset[0] + fr.x, offset[1] + fr.y], inner, myContext);
+        // The frame's content starts inside its border and padding.
+        const x = offset[0] + rect.x + el.clientLeft + (parseFloat(style.paddingLeft) || 0);
+        const y = offset[1] + rect.y + el.clientTop + (parseFloat(style.paddingTop) || 0);
+        visit(inner.body, myId, false, frame.concat([myId]), [x, y], inner, myContext);
       }
-      return;
+      return context; // headings inside a frame do not label what follows it
     }
-    if (tag === "select") return;
-    if (el.shadowRoot) walk(el.shadowRoot, myId, interactiveAncestor || interactive, frame, offset, doc, myContext);
-    walk(el, myId, interactiveAncestor || interactive, frame, offset, doc, myContext);
+    if (tag === "select") return myContext;
+    let after = myContext;
+    if (el.shadowRoot) after = walk(el.shadowRoot, myId, interactiveAncestor || interactive, frame, offset, doc, after);
+    after = walk(el, myId, interactiveAncestor || interactive, frame, offset, doc, after);
+    return tag === "fieldset" ? context : after; // a legend labels only its own fieldset
   }
 
   const root = (options && options.root && document.querySelector(options.root)) || document.body;

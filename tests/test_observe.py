@@ -1,0 +1,327 @@
+"""Observation of real pages in a real Chromium: fixture pages under tests/fixtures/."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+
+import pytest
+from bs4 import BeautifulSoup
+
+from webagent.browser.observation import Element, Observation
+from webagent.browser.observe import observe
+
+
+def load(browser, fixture_server, name: str, **kwargs) -> Observation:
+    browser.goto(f"{fixture_server}/{name}")
+    return browser.call(observe, **kwargs)
+
+
+def by_dom_id(obs: Observation, dom_id: str) -> Element:
+    """The element whose HTML id attribute is dom_id."""
+    found = [el for el in obs.elements if dict(el.attributes).get("id") == dom_id]
+    assert len(found) == 1, f"{len(found)} elements with id={dom_id!r} in {[el.describe() for el in obs.elements]}"
+    return found[0]
+
+
+def has_box(el: Element) -> bool:
+    return el.box[2] > 0 and el.box[3] > 0
+
+
+# -- fields of each kind of element ------------------------------------------------
+
+
+def test_page_url_and_title(browser, fixture_server):
+    obs = load(browser, fixture_server, "controls.html")
+    assert obs.url == f"{fixture_server}/controls.html"
+    assert obs.title == "Controls"
+    assert obs.last_error is None
+    assert obs.screenshot is None
+
+
+def test_buttons_and_links(browser, fixture_server):
+    obs = load(browser, fixture_server, "controls.html")
+    go = by_dom_id(obs, "go")
+    assert (go.tag, go.text, go.input_type) == ("button", "Go", "")
+    assert go.interactive and go.visible and go.enabled and not go.editable
+    assert has_box(go)
+    link = by_dom_id(obs, "more")
+    assert (link.tag, link.text) == ("a", "Show more")
+    assert dict(link.attributes)["href"] == "#"
+    div = by_dom_id(obs, "jsdiv")
+    assert (div.tag, div.text) == ("div", "Press the div")
+    assert div.visible and has_box(div)
+
+
+def test_explicit_role_and_aria_labelledby(browser, fixture_server):
+    toggle = by_dom_id(load(browser, fixture_server, "controls.html"), "toggle")
+    assert toggle.role == "switch"
+    assert toggle.label == "Dark mode"
+    assert toggle.text == "Toggle"
+    assert toggle.checked is False
+    assert toggle.interactive
+
+
+def test_text_fields(browser, fixture_server):
+    obs = load(browser, fixture_server, "controls.html")
+    first = by_dom_id(obs, "first")
+    assert (first.tag, first.input_type, first.label, first.value) == ("input", "text", "First name", "Ada")
+    assert first.editable and first.enabled and has_box(first)
+    assert by_dom_id(obs, "city").label == "City of birth"
+    email = by_dom_id(obs, "email")
+    assert (email.input_type, email.placeholder, email.value) == ("email", "you@example.com", "")
+    notes = by_dom_id(obs, "notes")
+    assert (notes.tag, notes.label, notes.value, notes.text) == ("textarea", "Notes", "", "")
+    assert notes.editable
+    editor = by_dom_id(obs, "editor")
+    assert (editor.tag, editor.label, editor.value) == ("div", "Editor", "Draft text")
+    assert editor.editable and editor.interactive
+    secret = by_dom_id(obs, "secret")
+    assert (secret.input_type, secret.label) == ("password", "Password")
+    assert secret.editable
+
+
+def test_checkboxes(browser, fixture_server):
+    obs = load(browser, fixture_server, "controls.html")
+    agree, news = by_dom_id(obs, "agree"), by_dom_id(obs, "news")
+    assert (agree.input_type, agree.checked, agree.label) == ("checkbox", True, "I agree")
+    assert (news.checked, news.label) == (False, "Newsletter")
+    assert not agree.editable
+    # Each checkbox sits inside its <label>, which is recorded for its text.
+    label = obs.element(agree.parent_id)
+    assert (label.tag, label.text) == ("label", "I agree")
+
+
+def test_select(browser, fixture_server):
+    color = by_dom_id(load(browser, fixture_server, "controls.html"), "color")
+    assert color.tag == "select" and color.is_select
+    assert color.options == ("Red", "Green", '"Quoted" and spaced', "Blue")
+    assert color.selected_option == "Green"
+    assert color.value == "Green"
+    assert color.label == "Colour"
+    assert color.text == ""  # not every option run together
+    assert "options=Red|Green" in color.describe()
+
+
+def test_hidden_and_disabled(browser, fixture_server):
+    obs = load(browser, fixture_server, "controls.html")
+    assert by_dom_id(obs, "gone").visible is False
+    assert by_dom_id(obs, "invisible").visible is False
+    for dom_id in ("off", "off-input", "fs-off"):
+        el = by_dom_id(obs, dom_id)
+        assert el.enabled is False, dom_id
+        assert el.visible is True, dom_id
+        assert "disabled" in el.describe()
+    actionable = {el.id for el in obs.actionable}
+    for dom_id in ("gone", "invisible", "off", "off-input", "fs-off"):
+        assert by_dom_id(obs, dom_id).id not in actionable
+    assert by_dom_id(obs, "go").id in actionable
+
+
+def test_every_visible_element_has_a_box(browser, fixture_server):
+    for page in ("controls.html", "frames.html", "shadow.html", "form.html"):
+        obs = load(browser, fixture_server, page)
+        assert obs.elements
+        for el in obs.elements:
+            if el.visible and el.tag != "option":
+                assert has_box(el), f"{page}: {el.describe()} has box {el.box}"
+
+
+def test_context_is_the_nearest_heading_before(browser, fixture_server):
+    obs = load(browser, fixture_server, "controls.html")
+    assert by_dom_id(obs, "go").context == "Buttons and links"
+    assert by_dom_id(obs, "first").context == "Text fields"
+    assert by_dom_id(obs, "color").context == "Choices"
+    # A legend labels its own fieldset, and only that.
+    assert by_dom_id(obs, "fs-off").context == "Locked"
+    assert by_dom_id(obs, "plain").context == "Hidden and disabled"
+    headings = [el for el in obs.elements if el.tag in ("h1", "h2")]
+    assert all(h.context == h.text for h in headings)
+
+
+def test_plain_text_is_recorded(browser, fixture_server):
+    plain = by_dom_id(load(browser, fixture_server, "controls.html"), "plain")
+    assert (plain.tag, plain.text, plain.interactive) == ("p", "Just some text to read.", False)
+
+
+# -- iframes and shadow roots -----------------------------------------------------
+
+
+def test_iframe_elements(browser, fixture_server):
+    obs = load(browser, fixture_server, "frames.html")
+    frame = by_dom_id(obs, "inner")
+    assert frame.tag == "iframe" and frame.frame == ()
+    button, field = by_dom_id(obs, "inner-button"), by_dom_id(obs, "inner-input")
+    for el in (button, field, by_dom_id(obs, "inner-status")):
+        assert el.frame == (frame.id,)
+        assert el.parent_id == frame.id
+    assert button.text == "Inner button" and button.interactive
+    assert field.placeholder == "Inner field" and field.editable
+    assert by_dom_id(obs, "inner-hidden").visible is False
+    # Boxes are in page coordinates: past the frame's 5px border and the inner
+    # body's default 8px margin.
+    fx, fy, fw, fh = frame.box
+    bx, by, bw, bh = button.box
+    assert bx == pytest.approx(fx + 5 + 8)
+    assert by == pytest.approx(fy + 5 + 8)
+    assert bx + bw <= fx + fw and by + bh <= fy + fh
+    assert by_dom_id(obs, "outer-status").frame == ()
+
+
+def test_shadow_root_elements(browser, fixture_server):
+    obs = load(browser, fixture_server, "shadow.html")
+    button = by_dom_id(obs, "shadow-button")
+    field = by_dom_id(obs, "shadow-input")
+    assert (button.tag, button.text, button.visible) == ("button", "Shadow button", True)
+    assert (field.tag, field.placeholder, field.editable) == ("input", "Shadow field", True)
+    assert by_dom_id(obs, "shadow-status").text == "Shadow idle"
+    assert by_dom_id(obs, "light").text == "Light text"
+    assert button.frame == ()
+
+
+# -- ids ---------------------------------------------------------------------------
+
+
+def test_ids_are_unique_and_stable_across_snapshots(browser, fixture_server):
+    first = load(browser, fixture_server, "controls.html")
+    second = browser.call(observe)
+    ids = [el.id for el in first.elements]
+    assert len(ids) == len(set(ids))
+    assert ids == [el.id for el in second.elements]
+    assert [el.describe() for el in first.elements] == [el.describe() for el in second.elements]
+
+
+def test_new_elements_get_new_ids(browser, fixture_server):
+    before = load(browser, fixture_server, "dynamic.html")
+    items_before = [el for el in before.elements if el.tag == "li"]
+    assert [el.text for el in items_before] == ["Item 1", "Item 2"]
+    browser.call(lambda page: page.click("#add"))
+    after = browser.call(observe)
+    old = {el.id: el for el in before.elements}
+    for el in after.elements:
+        if el.id in old:
+            assert el.describe() == old[el.id].describe()
+    added = [el for el in after.elements if el.id not in old]
+    assert [el.text for el in added] == ["Item 3"]
+
+
+def test_cloned_element_gets_its_own_id(browser, fixture_server):
+    before = load(browser, fixture_server, "dynamic.html")
+    original = next(el for el in before.elements if el.text == "Item 1")
+    # cloneNode copies the data-webagent-id attribute along with the rest.
+    browser.call(lambda page: page.click("#copy"))
+    after = browser.call(observe)
+    ids = [el.id for el in after.elements]
+    assert len(ids) == len(set(ids)), ids
+    copies = [el for el in after.elements if el.text == "Item 1"]
+    assert len(copies) == 2
+    assert copies[0].id == original.id  # the original keeps its id
+    assert copies[1].id != original.id
+
+
+# -- cleaned HTML and screenshot ------------------------------------------------------
+
+
+def test_cleaned_html_keeps_backend_node_ids(browser, fixture_server):
+    obs = load(browser, fixture_server, "controls.html")
+    soup = BeautifulSoup(obs.html, "html.parser")
+    tagged = soup.find_all(attrs={"backend_node_id": True})
+    assert sorted(t["backend_node_id"] for t in tagged) == sorted(el.id for el in obs.elements)
+    for el in obs.elements:
+        node = soup.find(attrs={"backend_node_id": el.id})
+        assert node.name == el.tag
+    go = soup.find(attrs={"backend_node_id": by_dom_id(obs, "go").id})
+    assert go.get_text() == "Go" and go["id"] == "go"
+    first = soup.find(attrs={"backend_node_id": by_dom_id(obs, "first").id})
+    assert first["value"] == "Ada" and first["aria-label"] == "First name"
+    gone = soup.find(attrs={"backend_node_id": by_dom_id(obs, "gone").id})
+    assert gone["hidden"] == "true"
+    color = soup.find(attrs={"backend_node_id": by_dom_id(obs, "color").id})
+    assert [o.get_text() for o in color.find_all("option")] == list(by_dom_id(obs, "color").options)
+    assert color.find("option", selected=True).get_text() == "Green"
+    # A recorded child sits inside its recorded parent.
+    agree = by_dom_id(obs, "agree")
+    node = soup.find(attrs={"backend_node_id": agree.id})
+    assert node.parent["backend_node_id"] == agree.parent_id
+
+
+def test_cleaned_html_nests_iframe_content(browser, fixture_server):
+    obs = load(browser, fixture_server, "frames.html")
+    soup = BeautifulSoup(obs.html, "html.parser")
+    frame = soup.find("iframe")
+    assert frame["backend_node_id"] == by_dom_id(obs, "inner").id
+    inner = frame.find(attrs={"backend_node_id": by_dom_id(obs, "inner-button").id})
+    assert inner is not None and inner.name == "button"
+
+
+def test_screenshot_on_request_is_png(browser, fixture_server):
+    obs = load(browser, fixture_server, "controls.html", screenshot=True)
+    assert obs.screenshot is not None
+    assert obs.screenshot.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(obs.screenshot) > 1000
+
+
+def test_last_error_is_carried(browser, fixture_server):
+    obs = load(browser, fixture_server, "controls.html", last_error="CLICK [9] failed: nope")
+    assert obs.last_error == "CLICK [9] failed: nope"
+
+
+def test_root_limits_the_snapshot(browser, fixture_server):
+    obs = load(browser, fixture_server, "controls.html", root="#fields")
+    dom_ids = {dict(el.attributes).get("id") for el in obs.elements}
+    assert "first" in dom_ids and "secret" in dom_ids
+    assert "go" not in dom_ids and "color" not in dom_ids
+
+
+# -- observing around navigation ------------------------------------------------------
+
+
+def test_observe_right_after_navigation_commits(browser, fixture_server):
+    load(browser, fixture_server, "nav.html")
+    browser.call(lambda page: page.goto(f"{fixture_server}/nav_target.html", wait_until="commit"))
+    obs = browser.call(observe)
+    assert obs.url == f"{fixture_server}/nav_target.html"
+    assert obs.title == "Target page"
+    assert by_dom_id(obs, "arrived").text == "You are on the target page."
+
+
+def test_observe_after_script_navigation(browser, fixture_server):
+    load(browser, fixture_server, "nav.html")
+    browser.call(lambda page: page.evaluate("location.href = 'nav_target.html?via=eval'"))
+    browser.call(lambda page: page.wait_for_url("**/nav_target.html?via=eval"))
+    obs = browser.call(observe)
+    assert obs.title == "Target page"
+    assert by_dom_id(obs, "back").tag == "a"
+
+
+class _SlowPage(http.server.BaseHTTPRequestHandler):
+    """A page whose second half arrives a second after its first."""
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server name
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.end_headers()
+        self.wfile.write(b"<!doctype html><title>Slow</title><body><h1>Early part</h1>" + b" " * 4096)
+        self.wfile.flush()
+        time.sleep(1.0)
+        self.wfile.write(b'<p id="late">Late part</p></body>')
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def slow_server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowPage)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_observe_waits_for_a_page_still_arriving(browser, slow_server):
+    browser.call(lambda page: page.goto(f"{slow_server}/slow", wait_until="commit"))
+    obs = browser.call(observe)
+    assert obs.title == "Slow"
+    assert by_dom_id(obs, "late").text == "Late part"
