@@ -26,7 +26,7 @@ def test_round_trip_through_dsl():
 
 @pytest.mark.parametrize(
     "text",
-    ["CLICK 3", "CLICK [3] extra", 'TYPE [7]', 'CLICK [3] "x"', 'JUMP [3]', 'TYPE [7] "unterminated'],
+    ["CLICK 3", "CLICK [3] extra", "TYPE [7]", 'CLICK [3] "x"', "JUMP [3]", 'TYPE [7] "unterminated'],
 )
 def test_parser_rejects_malformed(text):
     with pytest.raises(GrammarError):
@@ -70,7 +70,14 @@ def test_grammar_accepts_exactly_valid_actions():
 
     for good in ("CLICK [3]", "CLICK [40]", 'TYPE [7] "hello"', f'SELECT [40] "{escape(SELECT.options[1])}"'):
         assert accepts(good), good
-    for bad in ("CLICK [99]", 'TYPE [3] "x"', 'SELECT [40] "Green"', 'SELECT [7] "Red"', "CLICK [4]", 'TYPE [7] "a\nb"'):
+    for bad in (
+        "CLICK [99]",
+        'TYPE [3] "x"',
+        'SELECT [40] "Green"',
+        'SELECT [7] "Red"',
+        "CLICK [4]",
+        'TYPE [7] "a\nb"',
+    ):
         assert not accepts(bad), bad
 
 

@@ -30,8 +30,9 @@ def test_repeated_action_is_stopped_as_a_loop(store, click_button, embedder):
     # An element that is not a button: clicking it does nothing, again and again.
     obs = click_button.observe()
     inert = next(e for e in obs.actionable if e.tag == "div")
-    result = _run(store, click_button, ModelPolicy(ScriptedModel([f"CLICK [{inert.id}]"])), embedder,
-                  top_k=50, loop_repeats=3)
+    result = _run(
+        store, click_button, ModelPolicy(ScriptedModel([f"CLICK [{inert.id}]"])), embedder, top_k=50, loop_repeats=3
+    )
     assert result.outcome == "loop" and len(result.steps) == 3
     assert store.episode(result.episode_id)["outcome"] == "loop"
     assert len(store.steps(result.episode_id)) == 3
@@ -55,8 +56,11 @@ def test_failed_action_is_shown_in_the_next_observation(store, browser, miniwob_
     # and the next prompt tells the model about it.
     model = ScriptedModel([f"CLICK [{field.id}]", f'TYPE [{field.id}] "x"', f"CLICK [{button.id}]"])
     env_act = env.act
-    env.act = lambda action, observation: "CLICK [x] failed: injected" if action.verb == "CLICK" and \
-        action.element_id == field.id else env_act(action, observation)
+    env.act = lambda action, observation: (
+        "CLICK [x] failed: injected"
+        if action.verb == "CLICK" and action.element_id == field.id
+        else env_act(action, observation)
+    )
     result = _run(store, env, ModelPolicy(model), embedder, top_k=50)
     assert result.steps[0].error == "CLICK [x] failed: injected"
     assert "The last action failed: CLICK [x] failed: injected" in model.prompts[1]
@@ -85,11 +89,18 @@ def test_default_model_completes_an_episode_end_to_end(store, browser, miniwob_s
     for seed in range(5):
         env.reset(seed)
         agent = Agent(HybridRanker(embedder), policy, store, AgentConfig(top_k=5, max_steps=4))
-        run = store.start_run(command="test", policy="model", model=default_model.name,
-                              model_version=default_model.version, seed=seed, config={})
+        run = store.start_run(
+            command="test",
+            policy="model",
+            model=default_model.name,
+            model_version=default_model.version,
+            seed=seed,
+            config={},
+        )
         result = agent.run_episode(env, run_id=run, task="click-button", seed=seed)
         rewards.append(result.reward)
         steps = store.steps(result.episode_id)
-        assert steps and all(s["prompt"] and s["raw_output"] and s["model_version"] == default_model.version
-                             for s in steps)
+        assert steps and all(
+            s["prompt"] and s["raw_output"] and s["model_version"] == default_model.version for s in steps
+        )
     assert 1.0 in rewards, rewards

@@ -13,8 +13,20 @@ runner = CliRunner()
 def test_miniwob_runs_records_and_writes_json(tmp_path):
     db, out = tmp_path / "w.db", tmp_path / "out.json"
     result = runner.invoke(
-        app, ["miniwob", "--task", "click-button", "--episodes", "2", "--policy", "ranker",
-              "--db", str(db), "--json", str(out)],
+        app,
+        [
+            "miniwob",
+            "--task",
+            "click-button",
+            "--episodes",
+            "2",
+            "--policy",
+            "ranker",
+            "--db",
+            str(db),
+            "--json",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "click-button seed 0" in result.output and "click-button seed 1" in result.output
@@ -32,8 +44,9 @@ def test_miniwob_runs_records_and_writes_json(tmp_path):
 def test_tasks_file_errors_name_the_line(tmp_path):
     bad = tmp_path / "tasks.txt"
     bad.write_text("# comment\nclick-button\nno-such-task\n")
-    result = runner.invoke(app, ["miniwob", "--tasks-file", str(bad), "--policy", "ranker", "--db",
-                                 str(tmp_path / "w.db")])
+    result = runner.invoke(
+        app, ["miniwob", "--tasks-file", str(bad), "--policy", "ranker", "--db", str(tmp_path / "w.db")]
+    )
     assert result.exit_code == 2
     assert "tasks.txt:3" in result.output and "no-such-task" in result.output
 
@@ -41,8 +54,20 @@ def test_tasks_file_errors_name_the_line(tmp_path):
 def test_run_on_any_site_with_until_text(tmp_path, fixture_server):
     db = tmp_path / "w.db"
     result = runner.invoke(
-        app, ["run", "--url", f"{fixture_server}/form.html", "--task", 'Enter "Kasie" into the name field and submit',
-              "--until-text", "Thanks, Kasie", "--policy", "ranker", "--db", str(db)],
+        app,
+        [
+            "run",
+            "--url",
+            f"{fixture_server}/form.html",
+            "--task",
+            'Enter "Kasie" into the name field and submit',
+            "--until-text",
+            "Thanks, Kasie",
+            "--policy",
+            "ranker",
+            "--db",
+            str(db),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "success" in result.output
@@ -50,8 +75,20 @@ def test_run_on_any_site_with_until_text(tmp_path, fixture_server):
 
 
 def test_unreachable_url_is_a_clear_error_and_nothing_crashes(tmp_path):
-    result = runner.invoke(app, ["run", "--url", "http://127.0.0.1:9/", "--task", "anything", "--policy", "ranker",
-                                 "--db", str(tmp_path / "w.db")])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--url",
+            "http://127.0.0.1:9/",
+            "--task",
+            "anything",
+            "--policy",
+            "ranker",
+            "--db",
+            str(tmp_path / "w.db"),
+        ],
+    )
     assert result.exit_code == 0
     assert "could not load http://127.0.0.1:9/" in result.output
 

@@ -29,7 +29,9 @@ def test_forced_spans_cost_no_forward_pass(default_model):
 
 def test_greedy_is_deterministic_and_confidence_is_a_probability(default_model):
     cands = [Element("1", "button", text="Yes", interactive=True), Element("2", "button", text="No", interactive=True)]
-    prompt = default_model.format_chat([{"role": "user", "content": "Elements:\n[1] button Yes\n[2] button No\nClick No."}])
+    prompt = default_model.format_chat(
+        [{"role": "user", "content": "Elements:\n[1] button Yes\n[2] button No\nClick No."}]
+    )
     first = default_model.generate(prompt, action_grammar(cands))
     second = default_model.generate(prompt, action_grammar(cands))
     assert first.text == second.text

@@ -11,8 +11,16 @@ from webagent.store import MIGRATIONS, Store
 def test_round_trip(store):
     run = store.start_run(command="test", policy="model", model="m", model_version="m@base", seed=3, config={"k": 5})
     ep = store.start_episode(run, task="click-button", seed=3, instruction="Click OK")
-    store.record_step(ep, {"idx": 0, "action": "CLICK [1]", "candidates": [{"id": "1", "score": 0.5}],
-                           "latency": {"decide": 0.1}, "confidence": 0.7})
+    store.record_step(
+        ep,
+        {
+            "idx": 0,
+            "action": "CLICK [1]",
+            "candidates": [{"id": "1", "score": 0.5}],
+            "latency": {"decide": 0.1},
+            "confidence": 0.7,
+        },
+    )
     store.record_step(ep, {"idx": 1, "action": 'TYPE [2] "x"', "error": "TYPE [2] failed: nope"})
     store.finish_episode(ep, reward=1.0, done=True, outcome="success")
     episode = store.episode(ep)
