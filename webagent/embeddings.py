@@ -22,6 +22,9 @@ class Embedder:
     def __init__(self, model_path: str | Path | None = None, *, cache_size: int = 20_000) -> None:
         from sentence_transformers import SentenceTransformer
 
+        from webagent.models.loading import quiet_transformers
+
+        quiet_transformers()
         path = Path(model_path) if model_path else packaged_minilm()
         if not path.exists():
             raise ModelError(f"embedding model path {path} does not exist")

@@ -20,6 +20,14 @@ DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_NAME = "SmolLM2-135M-Instruct"
 
 
+def quiet_transformers() -> None:
+    """Per-file loading bars are noise beside our own progress bars."""
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    logging.set_verbosity_error()
+
+
 def cache_dir() -> Path:
     env = os.environ.get("WEBAGENT_CACHE")
     if env:
@@ -85,6 +93,7 @@ def load(model: str, *, dtype: str = "float32"):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    quiet_transformers()
     name, location = resolve(model)
     try:
         tokenizer = AutoTokenizer.from_pretrained(location)

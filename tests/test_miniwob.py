@@ -1,0 +1,61 @@
+"""The MiniWoB++ environment: local server, seeded episodes, reward."""
+
+import urllib.request
+
+import pytest
+
+from webagent.actions import Action
+from webagent.envs.miniwob import MiniWoBEnv, read_tasks_file
+from webagent.errors import DataError
+
+
+def test_server_is_local_and_serves_tasks(miniwob_server):
+    assert miniwob_server.base_url.startswith("http://127.0.0.1:")
+    with urllib.request.urlopen(miniwob_server.task_url("click-button")) as response:
+        assert b"genProblem" in response.read()
+
+
+def test_seeds_reproduce_episodes(browser, miniwob_server):
+    env = MiniWoBEnv(browser, miniwob_server, "enter-text")
+    first = env.reset(7)
+    page_first = [e.describe() for e in env.observe().elements]
+    other = env.reset(8)
+    again = env.reset(7)
+    assert first == again and first != other
+    assert [e.describe() for e in env.observe().elements] == page_first
+
+
+def test_instruction_and_reward(browser, miniwob_server):
+    env = MiniWoBEnv(browser, miniwob_server, "click-button")
+    instruction = env.reset(0)
+    assert instruction.startswith("Click on the")
+    assert not env.status().done
+    observation = env.observe()
+    assert all("#query" not in e.text for e in observation.elements)  # the utterance is not a page element
+    target = instruction.split('"')[1]
+    wrong = next(e for e in observation.actionable if e.tag == "button" and e.text != target)
+    assert env.act(Action("CLICK", wrong.id), observation) is None
+    status = env.status()
+    assert status.done and status.reward == -1.0
+
+
+def test_the_task_timer_does_not_run_out(browser, miniwob_server):
+    env = MiniWoBEnv(browser, miniwob_server, "click-button")
+    env.reset(0)
+    browser.call(lambda page: page.wait_for_timeout(1500))
+    assert not env.status().done
+    assert browser.call(lambda page: page.evaluate("core.EPISODE_MAX_TIME")) >= 10**8
+
+
+def test_unknown_task_and_bad_tasks_files(browser, miniwob_server, tmp_path):
+    with pytest.raises(DataError, match="unknown MiniWoB"):
+        MiniWoBEnv(browser, miniwob_server, "no-such-task").reset(0)
+    with pytest.raises(DataError, match="cannot read"):
+        read_tasks_file(tmp_path / "missing.txt")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# only a comment\n")
+    with pytest.raises(DataError, match="no tasks"):
+        read_tasks_file(empty)
+    good = tmp_path / "good.txt"
+    good.write_text("click-button  # trailing comment\n\nenter-text\n")
+    assert read_tasks_file(good) == ["click-button", "enter-text"]
