@@ -68,7 +68,11 @@ def _setup(policy_name: str, model: str, top_k: int, max_steps: int, store: Stor
         model=getattr(lm, "name", ""),
         model_version=getattr(lm, "version", policy.name),
         seed=seed,
-        config={"agent": asdict(config), "policy": asdict(getattr(policy, "config", None) or config) if lm else {}},
+        config={
+            "agent": asdict(config),
+            "policy": asdict(policy.config) if hasattr(policy, "config") else {},
+            "model": model if lm else None,
+        },
     )
     return agent, run_id
 
