@@ -104,3 +104,19 @@ def test_default_model_completes_an_episode_end_to_end(store, browser, miniwob_s
             s["prompt"] and s["raw_output"] and s["model_version"] == default_model.version for s in steps
         )
     assert 1.0 in rewards, rewards
+
+
+def test_a_policy_that_finds_nothing_ends_the_episode_with_its_reason(store, click_button, embedder):
+    from webagent.errors import ActionError
+    from webagent.policy import FunctionPolicy
+
+    calls = []
+
+    def lost(instruction, observation, history):
+        calls.append(observation)
+        raise ActionError("no 'Frobnicate' button on the page")
+
+    result = _run(store, click_button, FunctionPolicy("lost", lost), embedder, patience_seconds=0.6)
+    assert result.outcome == "error" and "Frobnicate" in result.error
+    assert len(calls) >= 2, "it looked again before giving up"
+    assert store.episode(result.episode_id)["error"] == result.error

@@ -61,3 +61,16 @@ def test_newer_schema_and_garbage_files_are_clear_errors(tmp_path):
     garbage.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="cannot open"):
         Store(garbage)
+
+
+def test_an_old_store_is_migrated_forward(tmp_path):
+    import sqlite_utils
+
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    MIGRATIONS[0](old)
+    old.execute("PRAGMA user_version = 1")
+    old.conn.close()
+    store = Store(path)
+    assert store.schema_version == len(MIGRATIONS) >= 2
+    assert "error" in store.db["episodes"].columns_dict

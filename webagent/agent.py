@@ -16,7 +16,7 @@ from webagent.actions import Action
 from webagent.browser.observation import Observation
 from webagent.candidates import Candidate, Ranker
 from webagent.envs.base import Environment
-from webagent.errors import BrowserError, GrammarError
+from webagent.errors import ActionError, WebAgentError
 from webagent.policy import Decision, Policy
 from webagent.store import Store
 
@@ -27,6 +27,7 @@ class AgentConfig:
     max_steps: int = 12
     loop_repeats: int = 3
     screenshots: bool = False
+    patience_seconds: float = 3.0  # how long to keep looking when the policy finds nothing to do
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class EpisodeResult:
     reward: float | None
     done: bool
     outcome: str  # success | failure | step-limit | loop | error
+    error: str | None = None  # why the episode stopped, when outcome is error
 
 
 @dataclass
@@ -73,6 +75,7 @@ class Agent:
         steps: list[Step] = []
         last_error: str | None = None
         outcome = "step-limit"
+        error = None
         status = None
         try:
             for index in range(self.config.max_steps):
@@ -91,25 +94,35 @@ class Agent:
                 if len(recent) == self.config.loop_repeats and len(set(recent)) == 1:
                     outcome = "loop"
                     break
-        except (BrowserError, GrammarError) as exc:
+        except WebAgentError as exc:
             outcome = "error"
-            last_error = str(exc)
+            error = str(exc)
         reward = status.reward if status and status.done else None
         done = bool(status and status.done)
         if self.store is not None and episode_id is not None:
-            self.store.finish_episode(episode_id, reward=reward, done=done, outcome=outcome)
-        return EpisodeResult(episode_id, env.instruction, tuple(steps), reward, done, outcome)
+            self.store.finish_episode(episode_id, reward=reward, done=done, outcome=outcome, error=error)
+        return EpisodeResult(episode_id, env.instruction, tuple(steps), reward, done, outcome, error)
 
     def _step(self, env: Environment, index: int, history: list[Step], last_error: str | None, seed: int) -> Step:
-        t0 = time.perf_counter()
-        observation = env.observe(last_error=last_error, screenshot=self.config.screenshots)
-        t1 = time.perf_counter()
         past = [s.action for s in history]
-        candidates = self.ranker.rank(env.instruction, observation, [a.to_dsl() for a in past], self.config.top_k)
-        t2 = time.perf_counter()
-        if not candidates:
-            raise BrowserError(f"no element to act on at {observation.url}")
-        decision = self.policy.decide(env.instruction, observation, candidates, past, seed)
+        deadline = time.monotonic() + self.config.patience_seconds
+        while True:
+            t0 = time.perf_counter()
+            observation = env.observe(last_error=last_error, screenshot=self.config.screenshots)
+            t1 = time.perf_counter()
+            candidates = self.ranker.rank(env.instruction, observation, [a.to_dsl() for a in past], self.config.top_k)
+            t2 = time.perf_counter()
+            try:
+                if not candidates:
+                    raise ActionError(f"no element to act on at {observation.url}")
+                decision = self.policy.decide(env.instruction, observation, candidates, past, seed)
+                break
+            except ActionError:
+                # The page may still be drawing (images, menus that wait for typing
+                # to pause): look again a moment later, as a person would.
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.25)
         t3 = time.perf_counter()
         error = env.act(decision.action, observation)
         t4 = time.perf_counter()

@@ -38,6 +38,7 @@ def episode_row(result: EpisodeResult, task: str, seed: int) -> dict:
         "outcome": result.outcome,
         "steps": len(result.steps),
         "actions": [s.action.to_dsl() for s in result.steps],
+        "error": result.error,
     }
 
 

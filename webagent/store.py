@@ -95,7 +95,11 @@ def _v1(db) -> None:
     db["steps"].create_index(["episode_id", "idx"])
 
 
-MIGRATIONS: list[Callable] = [_v1]
+def _v2(db) -> None:
+    db["episodes"].add_column("error", str)
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2]
 
 
 class Store:
@@ -162,9 +166,11 @@ class Store:
         self.db.execute("UPDATE episodes SET steps = steps + 1 WHERE id = ?", [episode_id])
         return step_id
 
-    def finish_episode(self, episode_id: int, *, reward: float | None, done: bool, outcome: str) -> None:
+    def finish_episode(
+        self, episode_id: int, *, reward: float | None, done: bool, outcome: str, error: str | None = None
+    ) -> None:
         self.db["episodes"].update(
-            episode_id, {"finished": _now(), "reward": reward, "done": int(done), "outcome": outcome}
+            episode_id, {"finished": _now(), "reward": reward, "done": int(done), "outcome": outcome, "error": error}
         )
 
     # -- reading -------------------------------------------------------------

@@ -11,12 +11,13 @@ supervisor that shows the agent a correct step.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable
 
 from webagent.actions import Action
 from webagent.browser.observation import Element, Observation
 from webagent.envs.miniwob import MiniWoBEnv
-from webagent.errors import ActionError
+from webagent.errors import ActionError, DataError
 
 Oracle = Callable[[str, Observation, tuple[Action, ...]], Action]
 
@@ -24,16 +25,12 @@ Oracle = Callable[[str, Observation, tuple[Action, ...]], Action]
 # -- reading the instruction --------------------------------------------------
 
 
-def quoted(instruction: str) -> list[str]:
-    """The double-quoted strings of an instruction, in order."""
-    return re.findall(r'"([^"]*)"', instruction)
-
-
 def match(pattern: str, instruction: str) -> re.Match[str]:
-    """A regex match on the instruction, or a clear error naming what was expected."""
+    """A regex match on the instruction (quoted strings, names, numbers), or a clear
+    error: an instruction of another shape is a task this oracle does not know."""
     found = re.search(pattern, instruction)
     if found is None:
-        raise ActionError(f"instruction {instruction!r} does not match {pattern!r}")
+        raise DataError(f"instruction {instruction!r} does not match {pattern!r}")
     return found
 
 
@@ -71,6 +68,10 @@ def text_fields(observation: Observation) -> list[Element]:
     return [el for el in visible(observation) if el.editable]
 
 
+def text_field(observation: Observation) -> Element:
+    return find(observation, lambda el: el.editable, "text field")
+
+
 def field_after(observation: Observation, label: str) -> Element:
     """The text field a label names: its own label, else the first field after a <label>
     with that text (pages often leave the label unattached)."""
@@ -85,8 +86,12 @@ def field_after(observation: Observation, label: str) -> Element:
     raise ActionError(f"no text field labelled {label!r}")
 
 
+def attribute(el: Element, name: str) -> str:
+    return dict(el.attributes).get(name, "")
+
+
 def has_class(el: Element, name: str) -> bool:
-    return name in dict(el.attributes).get("class", "").split()
+    return name in attribute(el, "class").split()
 
 
 # -- building actions -----------------------------------------------------------
@@ -153,12 +158,17 @@ def click_test_2(instruction: str, observation: Observation, history: tuple[Acti
 
 
 def click_button_sequence(instruction: str, observation: Observation, history: tuple[Action, ...]) -> Action:
-    """'Click button ONE, then click button TWO.': the next button is the one after those clicked."""
+    """'Click button ONE, then click button TWO.': the button after the one clicked last,
+    or that one again if its click failed (the observation's last error says so)."""
     order = re.findall(r"button (\w+)", instruction)
-    clicks = sum(1 for a in history if a.verb == "CLICK")
-    if clicks >= len(order):
-        raise ActionError(f"all of {order} were clicked already")
-    return click(button(observation, order[clicks]))
+    step = 0
+    if history:
+        last = observation.find(history[-1].element_id)
+        done = order.index(last.text) if last is not None and last.text in order else -1
+        step = done if observation.last_error else done + 1
+    if not 0 <= step < len(order):
+        raise ActionError(f"cannot tell which of {order} to click after {[str(a) for a in history]}")
+    return click(button(observation, order[step]))
 
 
 def click_collapsible(instruction: str, observation: Observation, history: tuple[Action, ...]) -> Action:
@@ -191,8 +201,8 @@ def click_widget(instruction: str, observation: Observation, history: tuple[Acti
 
 
 def enter_text(instruction: str, observation: Observation, history: tuple[Action, ...]) -> Action:
-    text = quoted(instruction)[0]
-    return fill_then_submit(observation, [(text_fields(observation)[0], text)], "Submit")
+    text = match(r'Enter "(.*)" into', instruction).group(1)
+    return fill_then_submit(observation, [(text_field(observation), text)], "Submit")
 
 
 def enter_password(instruction: str, observation: Observation, history: tuple[Action, ...]) -> Action:
@@ -202,7 +212,7 @@ def enter_password(instruction: str, observation: Observation, history: tuple[Ac
 
 
 def focus_text(instruction: str, observation: Observation, history: tuple[Action, ...]) -> Action:
-    return click(text_fields(observation)[0])
+    return click(text_field(observation))
 
 
 def login_user(instruction: str, observation: Observation, history: tuple[Action, ...]) -> Action:
@@ -227,33 +237,26 @@ def enter_date(instruction: str, observation: Observation, history: tuple[Action
 
 def use_autocomplete(instruction: str, observation: Observation, history: tuple[Action, ...]) -> Action:
     """Type the prefix, pick the suggestion with the right ending, submit.
-
-    Suggestions appear a moment after typing; until they do, clicking the field
-    (which keeps its focus and so the pending search) is the way to wait.
-    """
-    parts = quoted(instruction)
-    prefix, suffix = parts[0], (parts[1] if len(parts) > 1 else "")
-    field = text_fields(observation)[0]
+    (Suggestions show a moment after typing: until then there is nothing to pick.)"""
+    prefix = match(r'starts with "([^"]*)"', instruction).group(1)
+    ending = re.search(r'ends with "([^"]*)"', instruction)
+    suffix = ending.group(1) if ending else ""
+    field = text_field(observation)
     if field.value.startswith(prefix) and field.value.endswith(suffix):
         return click(button(observation, "Submit"))
     if field.value != prefix:
         return type_into(field, prefix)
-    suggestions = [
-        el for el in visible(observation) if has_class(el, "ui-menu-item-wrapper") and el.text.startswith(prefix)
-    ]
-    if not suggestions:
-        if sum(1 for a in history if a.element_id == field.id) > 5:
-            raise ActionError(f"no suggestion appeared for {prefix!r}")
-        return click(field)
-    choice = next((el for el in suggestions if el.text.endswith(suffix)), None)
-    if choice is None:
-        raise ActionError(f"no suggestion starts with {prefix!r} and ends with {suffix!r}")
+    choice = find(
+        observation,
+        lambda el: has_class(el, "ui-menu-item-wrapper") and el.text.startswith(prefix) and el.text.endswith(suffix),
+        f"suggestion starting with {prefix!r} and ending with {suffix!r}",
+    )
     return click(choice)
 
 
 def navigate_tree(instruction: str, observation: Observation, history: tuple[Action, ...]) -> Action:
     """Click the named item if it shows; else open the next closed folder, top to bottom."""
-    name = quoted(instruction)[0]
+    name = match(r'named "(.*)"', instruction).group(1)
     for el in visible(observation):
         if el.text == name and el.tag in ("li", "span"):
             return click(el)
@@ -270,9 +273,9 @@ def search_engine(instruction: str, observation: Observation, history: tuple[Act
     The pager shows '<' only past the first page and '>' only before the last,
     which tells which of its three pages is showing.
     """
-    term = quoted(instruction)[0]
+    term = match(r'enter "(.*)" and press', instruction).group(1)
     rank = int(match(r"(\d+)(?:st|nd|rd|th) search result", instruction).group(1))
-    field = find(observation, lambda el: el.editable, "search box")
+    field = text_field(observation)
     results = [el for el in visible(observation) if el.tag == "a" and has_class(el, "search-title")]
     if field.value != term:
         return type_into(field, term)
@@ -288,6 +291,91 @@ def search_engine(instruction: str, observation: Observation, history: tuple[Act
     return click(results[index])
 
 
+def item_elements(observation: Observation, starts: Callable[[Element], bool], name: str) -> list[Element]:
+    """The elements of one repeated item (a tweet, say), in page order: from the first
+    element that `starts` an item and has text `name` up to the next item's start."""
+    elements = list(observation.elements)
+    first = next((i for i, el in enumerate(elements) if starts(el) and el.text == name), None)
+    if first is None:
+        raise ActionError(f"no item for {name!r} on the page")
+    end = next((i for i in range(first + 1, len(elements)) if starts(elements[i])), len(elements))
+    return elements[first:end]
+
+
+def icon(elements: Iterable[Element], name: str) -> Element | None:
+    """A visible icon-only control; a person tells them apart by their picture, we by
+    class or id. An icon whose picture has not loaded yet has no size: not visible."""
+    return next(
+        (el for el in elements if el.visible and el.enabled and (has_class(el, name) or attribute(el, "id") == name)),
+        None,
+    )
+
+
+def social_media(instruction: str, observation: Observation, history: tuple[Action, ...]) -> Action:
+    """'For the user @x, click on the "Retweet" button.' Reply, Retweet and Like are icons
+    under the tweet; the rest (Share via DM, Mute @x, ...) sit in its '...' menu."""
+    user, label = match(r'For the user (.+?), click on the "(.*)" button', instruction).groups()
+    tweet = item_elements(observation, lambda el: has_class(el, "username"), user)
+    direct = icon(tweet, label.lower()) if label in ("Reply", "Retweet", "Like") else None
+    if direct is not None:
+        return click(direct)
+    entry = next((el for el in tweet if el.tag == "li" and el.text in (label, f"{label} {user}")), None)
+    if entry is None:
+        raise ActionError(f"the tweet of {user} has no {label!r} control")
+    if entry.visible:
+        return click(entry)
+    more = icon(tweet, "more")
+    if more is None:
+        raise ActionError(f"the tweet of {user} has no visible '...' menu")
+    return click(more)
+
+
+def email_inbox(instruction: str, observation: Observation, history: tuple[Action, ...]) -> Action:
+    """Find the sender's email, then star it, trash it, reply to it or forward it.
+
+    Star and trash are icons on the email's row; reply and forward open the email,
+    press Reply or Forward, fill in the text or the recipient, and press the send icon.
+    """
+    sender = match(r"Find the email by (.+?) and ", instruction).group(1)
+    if "reply to them" in instruction:
+        reply = match(r'with the text "(.*)"', instruction).group(1)
+        return email_compose(observation, sender, "Reply", "reply-text", reply)
+    if "forward that email" in instruction:
+        to = match(r"forward that email to (.+)\.$", instruction).group(1)
+        return email_compose(observation, sender, "Forward", "forward-sender", to)
+    name = "trash" if "trash icon" in instruction else "star" if "star icon" in instruction else None
+    if name is None:
+        raise ActionError(f"unknown email task: {instruction!r}")
+    thread = email_thread(observation, sender)
+    target = icon((el for el in observation.elements if el.parent_id == thread.id), name)
+    if target is None:
+        raise ActionError(f"the email by {sender!r} shows no {name} icon")
+    return click(target)
+
+
+def email_thread(observation: Observation, sender: str) -> Element:
+    """An inbox row starts with its sender's name."""
+    return find(
+        observation,
+        lambda el: has_class(el, "email-thread") and el.text.startswith(sender + " "),
+        f"email by {sender!r}",
+    )
+
+
+def email_compose(observation: Observation, sender: str, verb: str, field_name: str, text: str) -> Action:
+    """Open the email, press Reply/Forward, fill the field, press the send icon."""
+    send = icon(visible(observation), f"send-{verb.lower()}")
+    if send is not None:
+        field = find(
+            observation,
+            lambda el: el.editable and field_name in (attribute(el, "id"), attribute(el, "class")),
+            f"{verb.lower()} field",
+        )
+        return type_into(field, text) if field.value != text else click(send)
+    opened = next((el for el in visible(observation) if el.text == verb and el.interactive), None)
+    return click(opened) if opened is not None else click(email_thread(observation, sender))
+
+
 ORACLES: dict[str, Oracle] = {
     "click-button": click_button,
     "click-button-sequence": click_button_sequence,
@@ -301,6 +389,7 @@ ORACLES: dict[str, Oracle] = {
     "click-test-2": click_test_2,
     "click-widget": click_widget,
     "choose-list": choose_list,
+    "email-inbox": email_inbox,
     "enter-date": enter_date,
     "enter-password": enter_password,
     "enter-text": enter_text,
@@ -308,21 +397,44 @@ ORACLES: dict[str, Oracle] = {
     "login-user": login_user,
     "navigate-tree": navigate_tree,
     "search-engine": search_engine,
+    "social-media": social_media,
     "use-autocomplete": use_autocomplete,
 }
 
 
+def next_action(
+    oracle: Oracle,
+    env: MiniWoBEnv,
+    history: tuple[Action, ...],
+    *,
+    last_error: str | None = None,
+    patience_s: float = 3.0,
+) -> tuple[Observation, Action]:
+    """Observe and ask the oracle. When it cannot find what it needs, look again a
+    moment later, as a person would: pages draw icons and menus a little after
+    they change (images load, suggestions wait for typing to pause)."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        observation = env.observe(last_error=last_error)
+        try:
+            return observation, oracle(env.instruction, observation, history)
+        except ActionError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
+
+
 def solve_episode(env: MiniWoBEnv, seed: int, max_steps: int = 20) -> tuple[float, list[Action]]:
-    """Play one seeded episode with the task's oracle: the reward (0.0 if it never ended) and the actions."""
+    """Play one seeded episode with the task's oracle: the reward (0.0 if it never
+    ended) and the actions taken."""
     oracle = ORACLES.get(env.task)
     if oracle is None:
         raise ActionError(f"no oracle for MiniWoB++ task {env.task!r}")
-    instruction = env.reset(seed)
+    env.reset(seed)
     history: list[Action] = []
     error = None
     for _ in range(max_steps):
-        observation = env.observe(last_error=error)
-        action = oracle(instruction, observation, tuple(history))
+        observation, action = next_action(oracle, env, tuple(history), last_error=error)
         error = env.act(action, observation)
         history.append(action)
         status = env.status()
