@@ -76,12 +76,38 @@ def _ready(locator, timeout_ms: int, *, editable: bool = False):
     return handle, None
 
 
+# The first point of a grid over the element (centre first) where the element
+# itself, or something inside it, is the topmost thing; in element coordinates.
+_VISIBLE_POINT = """el => {
+  const r = el.getBoundingClientRect();
+  if (r.width === 0 || r.height === 0) return {x: 0, y: 0, centre: true};  // let Playwright judge it
+  const doc = el.getRootNode();
+  const fractions = [0.5, 0.25, 0.75, 0.1, 0.9];
+  for (const fy of fractions) for (const fx of fractions) {
+    const x = r.left + r.width * fx, y = r.top + r.height * fy;
+    const top = (doc.elementFromPoint ? doc : el.ownerDocument).elementFromPoint(x, y);
+    if (top && (top === el || el.contains(top))) {
+      return {x: r.width * fx, y: r.height * fy, centre: fx === 0.5 && fy === 0.5};
+    }
+  }
+  return null;
+}"""
+
+
 def _click(locator, action: Action, timeout_ms: int) -> str | None:
     handle, error = _ready(locator, timeout_ms)
     if error:
         return error
     handle.evaluate(_ARM_CLICK_PROBE)
-    locator.click(timeout=timeout_ms)
+    locator.scroll_into_view_if_needed(timeout=timeout_ms)
+    point = handle.evaluate(_VISIBLE_POINT)
+    if point is None:
+        return "the element is covered by other elements"
+    if point["centre"]:
+        locator.click(timeout=timeout_ms)
+    else:  # the centre is covered: click where the element can be seen, as a person would
+        box = locator.bounding_box(timeout=timeout_ms)
+        locator.page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
     try:
         # Through the handle: an element the click removed still answers at once.
         delivered = handle.evaluate(_READ_CLICK_PROBE)
