@@ -26,3 +26,13 @@ class Environment(Protocol):
         ...
 
     def status(self) -> EpisodeStatus: ...
+
+
+def act_in_page(session, action: Action, observation: Observation) -> str | None:
+    """Execute an action on the element the observation names, in the session's page."""
+    from webagent.browser.execute import execute
+
+    element = observation.find(action.element_id)
+    if element is None:
+        return f"{action} failed: no element [{action.element_id}] on the page"
+    return session.call(execute, action, element)

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from webagent.actions import Action
-from webagent.browser.execute import execute
 from webagent.browser.observation import Observation
 from webagent.browser.observe import observe
 from webagent.browser.session import BrowserSession
-from webagent.envs.base import EpisodeStatus
+from webagent.envs.base import EpisodeStatus, act_in_page
 from webagent.errors import BrowserError, DataError
 
 EPISODE_MAX_TIME_MS = 10**9
@@ -113,10 +112,7 @@ class MiniWoBEnv:
         return self.session.call(observe, exclude=NOT_THE_TASK, screenshot=screenshot, last_error=last_error)
 
     def act(self, action: Action, observation: Observation) -> str | None:
-        element = observation.find(action.element_id)
-        if element is None:
-            return f"{action} failed: no element [{action.element_id}] on the page"
-        return self.session.call(execute, action, element)
+        return act_in_page(self.session, action, observation)
 
     def status(self) -> EpisodeStatus:
         done, reward, reason = self.session.call(

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from webagent.actions import Action
-from webagent.browser.execute import execute
 from webagent.browser.observation import Observation
 from webagent.browser.observe import observe
 from webagent.browser.session import BrowserSession
-from webagent.envs.base import EpisodeStatus
+from webagent.envs.base import EpisodeStatus, act_in_page
 from webagent.errors import DataError
 
 
@@ -75,10 +74,7 @@ class ScriptedEnv:
         return self.session.call(observe, screenshot=screenshot, last_error=last_error)
 
     def act(self, action: Action, observation: Observation) -> str | None:
-        element = observation.find(action.element_id)
-        if element is None:
-            return f"{action} failed: no element [{action.element_id}] on the page"
-        return self.session.call(execute, action, element)
+        return act_in_page(self.session, action, observation)
 
     def status(self) -> EpisodeStatus:
         if not (self.task.until_text or self.task.until_url):
