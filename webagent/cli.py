@@ -50,25 +50,15 @@ def miniwob(
 ) -> None:
     """Run the agent on MiniWoB++ tasks and report success per task."""
     from webagent.envs.miniwob import read_tasks_file
-    from webagent.runs import run_miniwob
+    from webagent.runs import RunSettings, run_miniwob
 
     try:
         tasks = list(task or []) + (read_tasks_file(tasks_file) if tasks_file else [])
         if not tasks:
             raise WebAgentError("name a task with --task or a file with --tasks-file")
         store = _open(db)
-        results = run_miniwob(
-            tasks,
-            episodes=episodes,
-            seed=seed,
-            policy_name=policy,
-            model=model,
-            top_k=top_k,
-            max_steps=max_steps,
-            store=store,
-            headless=not headful,
-            console=console,
-        )
+        settings = RunSettings(policy, model, top_k, max_steps, seed, headless=not headful)
+        results = run_miniwob(tasks, settings, episodes=episodes, store=store, console=console)
     except WebAgentError as exc:
         _fail(exc)
     table = Table(title=f"MiniWoB++ · policy={policy} · {episodes} episodes per task")
@@ -101,7 +91,7 @@ def run(
 ) -> None:
     """Run the agent on any site: a URL and an instruction, or a task file."""
     from webagent.envs.scripted import ScriptedTask, read_task_file
-    from webagent.runs import run_scripted
+    from webagent.runs import RunSettings, run_scripted
 
     try:
         if task_file:
@@ -111,17 +101,8 @@ def run(
         else:
             raise WebAgentError("give --url and --task, or --task-file")
         store = _open(db)
-        results = run_scripted(
-            tasks,
-            policy_name=policy,
-            model=model,
-            top_k=top_k,
-            max_steps=max_steps,
-            seed=seed,
-            store=store,
-            headless=not headful,
-            console=console,
-        )
+        settings = RunSettings(policy, model, top_k, max_steps, seed, headless=not headful)
+        results = run_scripted(tasks, settings, store=store, console=console)
     except WebAgentError as exc:
         _fail(exc)
     console.print(f"stored in {store.path} (run {results['run_id']})")

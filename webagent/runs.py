@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 from webagent.agent import Agent, AgentConfig, EpisodeResult
 from webagent.browser.session import BrowserConfig, BrowserSession
@@ -58,9 +58,21 @@ def summarize(per_task: dict[str, list[dict]]) -> dict:
     return {"tasks": tasks, "mean_success_rate": mean}
 
 
-def _setup(policy_name: str, model: str, top_k: int, max_steps: int, store: Store, command: str, seed: int):
-    policy = make_policy(policy_name, model=model)
-    config = AgentConfig(top_k=top_k, max_steps=max_steps)
+@dataclass(frozen=True)
+class RunSettings:
+    """What a batch of episodes runs with; serialised into its run record."""
+
+    policy: str = "model"
+    model: str = "default"
+    top_k: int = 10
+    max_steps: int = 12
+    seed: int = 0
+    headless: bool = True
+
+
+def _setup(settings: RunSettings, store: Store, command: str):
+    policy = make_policy(settings.policy, model=settings.model)
+    config = AgentConfig(top_k=settings.top_k, max_steps=settings.max_steps)
     agent = Agent(make_ranker(), policy, store, config)
     lm = getattr(policy, "model", None)
     run_id = store.start_run(
@@ -68,33 +80,22 @@ def _setup(policy_name: str, model: str, top_k: int, max_steps: int, store: Stor
         policy=policy.name,
         model=getattr(lm, "name", ""),
         model_version=getattr(lm, "version", policy.name),
-        seed=seed,
+        seed=settings.seed,
         config={
+            "run": asdict(settings),
             "agent": asdict(config),
             "policy": asdict(policy.config) if hasattr(policy, "config") else {},
-            "model": model if lm else None,
         },
     )
     return agent, run_id
 
 
-def run_miniwob(
-    tasks: Sequence[str],
-    *,
-    episodes: int,
-    seed: int,
-    policy_name: str,
-    model: str,
-    top_k: int,
-    max_steps: int,
-    store: Store,
-    headless: bool = True,
-    console=None,
-) -> dict:
-    agent, run_id = _setup(policy_name, model, top_k, max_steps, store, f"miniwob {' '.join(tasks)}", seed)
+def run_miniwob(tasks: Sequence[str], settings: RunSettings, *, episodes: int, store: Store, console=None) -> dict:
+    """`episodes` seeded episodes per task (seeds settings.seed, +1, ...)."""
+    agent, run_id = _setup(settings, store, f"miniwob {' '.join(tasks)}")
     per_task: dict[str, list[dict]] = {t: [] for t in tasks}
     with (
-        BrowserSession(BrowserConfig(headless=headless)) as session,
+        BrowserSession(BrowserConfig(headless=settings.headless)) as session,
         MiniWoBServer() as server,
         _progress(console) as progress,
     ):
@@ -102,7 +103,7 @@ def run_miniwob(
         for task in tasks:
             env = MiniWoBEnv(session, server, task)
             for i in range(episodes):
-                episode_seed = seed + i
+                episode_seed = settings.seed + i
                 progress.update(bar, description=f"{task} seed {episode_seed}")
                 env.reset(episode_seed)
                 result = agent.run_episode(env, run_id=run_id, task=task, seed=episode_seed)
@@ -116,24 +117,14 @@ def run_miniwob(
                     highlight=False,
                 )
                 progress.advance(bar)
-    return {"run_id": run_id, "policy": policy_name, "model": model, **summarize(per_task)}
+    return {"run_id": run_id, "settings": asdict(settings), **summarize(per_task)}
 
 
-def run_scripted(
-    tasks: Sequence[ScriptedTask],
-    *,
-    policy_name: str,
-    model: str,
-    top_k: int,
-    max_steps: int,
-    seed: int,
-    store: Store,
-    headless: bool = True,
-    console=None,
-) -> dict:
-    agent, run_id = _setup(policy_name, model, top_k, max_steps, store, "run", seed)
+def run_scripted(tasks: Sequence[ScriptedTask], settings: RunSettings, *, store: Store, console=None) -> dict:
+    """One episode per task, each from its start URL."""
+    agent, run_id = _setup(settings, store, "run")
     per_task: dict[str, list[dict]] = {}
-    with BrowserSession(BrowserConfig(headless=headless)) as session:
+    with BrowserSession(BrowserConfig(headless=settings.headless)) as session:
         for task in tasks:
             env = ScriptedEnv(session, task)
             try:
@@ -150,7 +141,7 @@ def run_scripted(
                 console.print(f"  step {step.index}: {step.action} (confidence {step.decision.confidence:.2f}){note}")
 
             console.print(f"[b]{task.instruction}[/b] @ {task.url}")
-            result = agent.run_episode(env, run_id=run_id, task=task.name, seed=seed, on_step=show)
+            result = agent.run_episode(env, run_id=run_id, task=task.name, seed=settings.seed, on_step=show)
             console.print(f"→ {result.outcome} (reward {result.reward})")
-            per_task[task.name] = [episode_row(result, task.name, seed)]
-    return {"run_id": run_id, "policy": policy_name, "model": model, **summarize(per_task)}
+            per_task[task.name] = [episode_row(result, task.name, settings.seed)]
+    return {"run_id": run_id, "settings": asdict(settings), **summarize(per_task)}

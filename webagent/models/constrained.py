@@ -15,7 +15,9 @@ from webagent.models.base import Generation
 
 
 @dataclass
-class _Decoder:
+class Decoder:
+    """What constrained decoding needs from a loaded model and its tokenizer."""
+
     model: object  # a transformers causal LM
     ll_tokenizer: object  # llguidance.LLTokenizer
     eos_token_id: int
@@ -23,7 +25,7 @@ class _Decoder:
 
 
 def constrained_generate(
-    decoder: _Decoder,
+    decoder: Decoder,
     prompt_ids: list[int],
     grammar: str,
     *,

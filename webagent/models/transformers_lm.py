@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from webagent.models.base import Generation
-from webagent.models.constrained import _Decoder, constrained_generate
+from webagent.models.constrained import Decoder, constrained_generate
 from webagent.models.loading import DEFAULT_MODEL, load
 
 
@@ -19,12 +19,19 @@ class TransformersModel:
         self.version = f"{self.name}@{version}"
         vocab_size = self.model.get_output_embeddings().weight.shape[0]
         eos = self.tokenizer.eos_token_id
-        self._decoder = _Decoder(
+        self._decoder = Decoder(
             model=self.model,
             ll_tokenizer=llguidance.hf.from_tokenizer(self.tokenizer, n_vocab=vocab_size),
             eos_token_id=eos,
             vocab_size=vocab_size,
         )
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """The first constrained decode is several times slower than the rest (the
+        llguidance mask kernel is JIT-scripted on first use, the first forward
+        passes select kernels); pay it at load, not in the agent's first step."""
+        self.generate("Warm up. " * 40, 'start: "a" | "b" | "ab"\n', max_tokens=4)
 
     def format_chat(self, messages: Sequence[dict[str, str]]) -> str:
         if self.tokenizer.chat_template:
