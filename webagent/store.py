@@ -99,7 +99,64 @@ def _v2(db) -> None:
     db["episodes"].add_column("error", str)
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2]
+def _v3(db) -> None:
+    """Learning: feedback on steps, exemplar memory, numbered model versions."""
+    db["steps"].add_column("proposed", str)  # the policy's proposal, when a supervisor changed it
+    db["feedback"].create(
+        {
+            "id": int,
+            "created": str,
+            "episode_id": int,
+            "step_id": int,
+            "kind": str,  # confirm | reject | correct
+            "proposed": str,  # what the agent proposed (DSL)
+            "action": str,  # the right action (DSL): the proposal when confirmed, the correction when corrected
+            "source": str,  # person | oracle | reward | api
+            "prompt": str,  # the prompt the proposal was made under (training input)
+        },
+        pk="id",
+        foreign_keys=[("episode_id", "episodes", "id"), ("step_id", "steps", "id")],
+    )
+    db["feedback"].create_index(["episode_id"])
+    db["exemplars"].create(
+        {
+            "id": int,
+            "created": str,
+            "namespace": str,  # "web" for agent steps; the schema's name for the Online API
+            "key": str,  # de-duplication key
+            "query": str,  # what retrieval embeds
+            "context": str,  # the abstracted state as the model saw it
+            "output": str,  # the confirmed output (action DSL or JSON)
+            "task": str,
+            "source_step_id": int,
+            "embedding": bytes,
+        },
+        pk="id",
+    )
+    db["exemplars"].create_index(["namespace", "key"], unique=True)
+    db["model_versions"].create(
+        {
+            "id": int,
+            "created": str,
+            "model": str,  # the base model's name
+            "version": int,
+            "parent": int,
+            "method": str,  # base | mezo | backprop
+            "param_set": str,
+            "updates": str,  # JSON list of MeZO updates (seed, projected_grad, lr, eps): the checkpoint
+            "status": str,  # active | kept | rolled-back
+            "metrics": str,
+            "note": str,
+        },
+        pk="id",
+    )
+    db["model_versions"].create_index(["model", "version"], unique=True)
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3]
+
+
+FEEDBACK_KINDS = ("confirm", "reject", "correct")
 
 
 class Store:
@@ -172,6 +229,77 @@ class Store:
         self.db["episodes"].update(
             episode_id, {"finished": _now(), "reward": reward, "done": int(done), "outcome": outcome, "error": error}
         )
+
+    def add_feedback(
+        self,
+        *,
+        episode_id: int | None,
+        step_id: int | None,
+        kind: str,
+        proposed: str,
+        action: str,
+        source: str,
+        prompt: str = "",
+    ) -> int:
+        if kind not in FEEDBACK_KINDS:
+            raise StoreError(f"unknown feedback kind {kind!r}; expected one of {', '.join(FEEDBACK_KINDS)}")
+        row = {
+            "created": _now(),
+            "episode_id": episode_id,
+            "step_id": step_id,
+            "kind": kind,
+            "proposed": proposed,
+            "action": action,
+            "source": source,
+            "prompt": prompt,
+        }
+        return self.db["feedback"].insert(row).last_pk
+
+    def feedback(self, *, episode_id: int | None = None, since_id: int = 0) -> list[dict]:
+        where, args = "id > ?", [since_id]
+        if episode_id is not None:
+            where, args = where + " AND episode_id = ?", [since_id, episode_id]
+        return list(self.db["feedback"].rows_where(where, args, order_by="id"))
+
+    def add_model_version(
+        self,
+        *,
+        model: str,
+        version: int,
+        parent: int | None,
+        method: str,
+        param_set: str,
+        updates: list,
+        status: str,
+        metrics: dict | None = None,
+        note: str = "",
+    ) -> int:
+        row = {
+            "created": _now(),
+            "model": model,
+            "version": version,
+            "parent": parent,
+            "method": method,
+            "param_set": param_set,
+            "updates": _json(updates),
+            "status": status,
+            "metrics": _json(metrics or {}),
+            "note": note,
+        }
+        return self.db["model_versions"].insert(row).last_pk
+
+    def set_model_version_status(self, model: str, version: int, status: str) -> None:
+        self.db.execute(
+            "UPDATE model_versions SET status = ? WHERE model = ? AND version = ?", [status, model, version]
+        )
+
+    def model_versions(self, model: str | None = None) -> list[dict]:
+        where, args = ("model = ?", [model]) if model else (None, [])
+        rows = self.db["model_versions"].rows_where(where, args, order_by="model, version")
+        return [
+            {**r, "updates": json.loads(r["updates"] or "[]"), "metrics": json.loads(r["metrics"] or "{}")}
+            for r in rows
+        ]
 
     # -- reading -------------------------------------------------------------
     def episode(self, episode_id: int) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 from webagent.models.base import Generation
@@ -15,6 +16,9 @@ class TransformersModel:
     def __init__(self, model: str = DEFAULT_MODEL, *, dtype: str = "float32", version: str = "base") -> None:
         import llguidance.hf
 
+        # Held while decoding or scoring, so the online tuner can swap in new
+        # weights between two decisions, never in the middle of one.
+        self.lock = threading.RLock()
         self.name, self.tokenizer, self.model = load(model, dtype=dtype)
         self.version = f"{self.name}@{version}"
         vocab_size = self.model.get_output_embeddings().weight.shape[0]
@@ -49,14 +53,15 @@ class TransformersModel:
         generator = None
         if temperature > 0:
             generator = torch.Generator().manual_seed(seed if seed is not None else 0)
-        _, generation = constrained_generate(
-            self._decoder,
-            self._encode(prompt),
-            grammar,
-            temperature=temperature,
-            generator=generator,
-            max_tokens=max_tokens,
-        )
+        with self.lock:
+            _, generation = constrained_generate(
+                self._decoder,
+                self._encode(prompt),
+                grammar,
+                temperature=temperature,
+                generator=generator,
+                max_tokens=max_tokens,
+            )
         return generation
 
     def score(self, prompt: str, continuation: str) -> float:
@@ -65,7 +70,7 @@ class TransformersModel:
         prompt_ids = self._encode(prompt)
         cont_ids = self._encode(continuation)
         ids = torch.tensor([prompt_ids + cont_ids])
-        with torch.inference_mode():
+        with self.lock, torch.inference_mode():
             logits = self.model(input_ids=ids).logits[0, len(prompt_ids) - 1 : -1].float()
         logps = torch.log_softmax(logits, dim=-1)
         return float(logps.gather(1, torch.tensor(cont_ids)[:, None]).sum())
