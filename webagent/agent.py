@@ -146,6 +146,7 @@ def step_row(step: Step, policy: Policy, seed: int) -> dict:
         "url": step.observation.url,
         "title": step.observation.title,
         "observation": {"elements": len(step.observation.elements), "last_error": step.observation.last_error},
+        "cleaned_html": step.observation.html,
         "action": shown,
         "raw_output": shown if secret else step.decision.raw_output,
         "confidence": step.decision.confidence,

@@ -153,7 +153,57 @@ def _v3(db) -> None:
     db["model_versions"].create_index(["model", "version"], unique=True)
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3]
+def _v4(db) -> None:
+    """Mind2Web replay: one row per evaluation, one per replayed step (so a re-run resumes);
+    each live step's cleaned HTML, for export in the Mind2Web format."""
+    db["steps"].add_column("cleaned_html", str)
+    db["replay_evals"].create(
+        {
+            "id": int,
+            "created": str,
+            "key": str,  # hash of data files, split and settings: the same key resumes
+            "split": str,
+            "settings": str,
+            "finished": str,
+            "metrics": str,
+        },
+        pk="id",
+    )
+    db["replay_evals"].create_index(["key"], unique=True)
+    db["replay_steps"].create(
+        {
+            "id": int,
+            "eval_id": int,
+            "created": str,
+            "annotation_id": str,
+            "action_uid": str,
+            "idx": int,
+            "website": str,
+            "domain": str,
+            "subdomain": str,
+            "positives": str,  # JSON list of backend_node_ids
+            "positive_rank": int,  # 1-based rank of the best positive among all candidates; NULL if none
+            "candidates": int,  # how many candidates were ranked
+            "shown": str,  # JSON list of the top-k ids shown to the policy
+            "predicted": str,  # the action (DSL), NULL when no positive was shown
+            "predicted_op": str,
+            "gold_op": str,
+            "element_correct": int,
+            "op_f1": float,
+            "step_success": int,
+            "raw_output": str,
+            "prompt": str,
+            "confidence": float,
+            "error": str,
+            "seconds": float,
+        },
+        pk="id",
+        foreign_keys=[("eval_id", "replay_evals", "id")],
+    )
+    db["replay_steps"].create_index(["eval_id", "annotation_id", "action_uid"], unique=True)
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4]
 
 
 FEEDBACK_KINDS = ("confirm", "reject", "correct")
@@ -300,6 +350,47 @@ class Store:
             {**r, "updates": json.loads(r["updates"] or "[]"), "metrics": json.loads(r["metrics"] or "{}")}
             for r in rows
         ]
+
+    # -- Mind2Web replay (webagent/mind2web) --------------------------------------
+    def start_replay(self, key: str, *, split: str, settings: Any) -> int:
+        """The evaluation with this key, created if new: a re-run with the same key resumes it."""
+        row = self.db.execute("SELECT id FROM replay_evals WHERE key = ?", [key]).fetchone()
+        if row:
+            return row[0]
+        record = {"created": _now(), "key": key, "split": split, "settings": _json(settings)}
+        return self.db["replay_evals"].insert(record).last_pk
+
+    def record_replay_step(self, eval_id: int, row: dict[str, Any]) -> int:
+        encoded = {k: (_json(v) if isinstance(v, (dict, list, tuple)) else v) for k, v in row.items()}
+        return self.db["replay_steps"].insert({"eval_id": eval_id, "created": _now(), **encoded}, replace=True).last_pk
+
+    def replay_steps(self, eval_id: int) -> list[dict]:
+        return list(self.db["replay_steps"].rows_where("eval_id = ?", [eval_id], order_by="id"))
+
+    def finish_replay(self, eval_id: int, metrics: Any) -> None:
+        self.db["replay_evals"].update(eval_id, {"finished": _now(), "metrics": _json(metrics)})
+
+    def delete_replay(self, key: str) -> None:
+        """Forget an evaluation, to run it again from the start."""
+        row = self.db.execute("SELECT id FROM replay_evals WHERE key = ?", [key]).fetchone()
+        if row:
+            with self.db.conn:
+                self.db.execute("DELETE FROM replay_steps WHERE eval_id = ?", [row[0]])
+                self.db.execute("DELETE FROM replay_evals WHERE id = ?", [row[0]])
+
+    def episode_ids(self, *, run_ids: list[int] | None = None, outcome: str | None = None) -> list[int]:
+        """Episodes in order, optionally of some runs and with one outcome (for export)."""
+        where, args = [], []
+        if run_ids:
+            where.append(f"run_id IN ({','.join('?' * len(run_ids))})")
+            args += run_ids
+        if outcome:
+            where.append("outcome = ?")
+            args.append(outcome)
+        sql = "SELECT id FROM episodes" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+        return [r[0] for r in self.db.execute(sql, args).fetchall()]
+
+    # -- end of Mind2Web replay --------------------------------------------------
 
     # -- reading -------------------------------------------------------------
     def episode(self, episode_id: int) -> dict:
