@@ -143,3 +143,85 @@ def logs(
         console.print("[b]latency[/b] " + "  ".join(f"{k} {v * 1000:.0f} ms" for k, v in latency.items()))
         if prompt and row["prompt"]:
             console.print(row["prompt"], markup=False)
+
+
+@app.command()
+def replay(
+    data: Annotated[Path, typer.Option(help="Mind2Web data: a folder with train/, test_task/, ... or one JSON file")],
+    split: Annotated[
+        list[str] | None, typer.Option("--split", help="test_task | test_website | test_domain | train; repeat")
+    ] = None,
+    top_k: TopKOpt = 50,
+    ranks: Annotated[Path | None, typer.Option(help="MindAct candidate scores (pickle) to rank with")] = None,
+    memory: Annotated[Path | None, typer.Option(help="fill exemplar memory from this training split")] = None,
+    limit: Annotated[int | None, typer.Option(help="replay only the first N tasks of each split")] = None,
+    policy: Annotated[str, typer.Option(help="model | ranker | random | oracle (the gold action)")] = "model",
+    model: ModelOpt = "default",
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="record malformed records and go on")] = False,
+    restart: Annotated[bool, typer.Option("--restart", help="drop this evaluation's stored steps first")] = False,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Replay Mind2Web steps headless and score them as the paper does; a re-run resumes."""
+    from webagent.mind2web.replay import run_replay
+
+    try:
+        store = _open(db)
+        results = run_replay(
+            data,
+            split or ["test_task"],
+            store=store,
+            policy_name=policy,
+            model=model,
+            top_k=top_k,
+            ranks_path=ranks,
+            memory_path=memory,
+            limit=limit,
+            skip_bad=skip_bad,
+            restart=restart,
+            console=console,
+        )
+    except WebAgentError as exc:
+        _fail(exc)
+    for name, row in results["splits"].items():
+        for bad in row["bad_records"]:
+            console.print(f"[yellow]skipped[/yellow] {bad}", highlight=False)
+        if row["replayed_now"] < row["steps"]:
+            console.print(f"{name}: {row['steps'] - row['replayed_now']} steps resumed from the store")
+    console.print(results["table"], markup=False, highlight=False, soft_wrap=True)
+    console.print(f"stored in {store.path}")
+    if json_out:
+        json_out.write_text(json.dumps(results, indent=2))
+        console.print(f"wrote {json_out}")
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option(help="folder to write SPLIT/SPLIT_0.json into")],
+    fmt: Annotated[str, typer.Option("--format", help="mind2web")] = "mind2web",
+    split: Annotated[str, typer.Option(help="split name of the written files")] = "train",
+    run_id: Annotated[list[int] | None, typer.Option("--run", help="only episodes of this run; repeat")] = None,
+    episode: Annotated[list[int] | None, typer.Option("--episode", help="only this episode; repeat")] = None,
+    outcome: Annotated[str, typer.Option(help="episodes with this outcome, or 'any'")] = "success",
+    json_strings: Annotated[
+        bool, typer.Option("--json-strings", help="nested fields as JSON strings, as in the test splits")
+    ] = False,
+    db: DbOpt = None,
+) -> None:
+    """Write stored episodes in the Mind2Web format."""
+    from webagent.errors import DataError
+    from webagent.mind2web.export import export_mind2web
+
+    errors: list[DataError] = []
+    try:
+        if fmt != "mind2web":
+            raise WebAgentError(f"unknown export format {fmt!r}; only mind2web")
+        store = _open(db)
+        ids = episode or store.episode_ids(run_ids=run_id, outcome=None if outcome == "any" else outcome)
+        paths = export_mind2web(store, out, split=split, episode_ids=ids, json_strings=json_strings, errors=errors)
+    except WebAgentError as exc:
+        _fail(exc)
+    for error in errors:
+        console.print(f"[yellow]skipped[/yellow] {error}", highlight=False)
+    for path in paths:
+        console.print(f"wrote {path}")
