@@ -95,8 +95,13 @@ def _lit(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def action_grammar(candidates: Sequence[Element], *, max_text_chars: int = MAX_TEXT_CHARS) -> str:
-    """A lark grammar (for llguidance) whose language is exactly the valid actions."""
+def action_grammar(
+    candidates: Sequence[Element], *, texts: Sequence[str] | None = None, max_text_chars: int = MAX_TEXT_CHARS
+) -> str:
+    """A lark grammar (for llguidance) whose language is exactly the valid actions.
+
+    With `texts`, TYPE may only type one of them (e.g. spans of the instruction),
+    so the agent never types what nobody asked for; otherwise any short text."""
     if not candidates:
         raise GrammarError("cannot build an action grammar with no candidates")
     rules: list[str] = []
@@ -119,7 +124,9 @@ def action_grammar(candidates: Sequence[Element], *, max_text_chars: int = MAX_T
         else:
             ids = " | ".join(_lit(el.id) for el in targets)
             rules.append(f"{name}: {_lit(verb.name + ' [')} ({ids}) {_lit('] ' + chr(34))} TEXT {_lit(chr(34))}")
-    return "\n".join([f"start: {' | '.join(alternatives)}", *rules, f"TEXT: {text_lexeme(max_text_chars)}"]) + "\n"
+    allowed = [t[:max_text_chars] for t in dict.fromkeys(texts or ()) if t.strip()]
+    text_rule = " | ".join(_lit(escape(t)) for t in allowed) if allowed else text_lexeme(max_text_chars)
+    return "\n".join([f"start: {' | '.join(alternatives)}", *rules, f"TEXT: {text_rule}"]) + "\n"
 
 
 # -- parser ------------------------------------------------------------------

@@ -146,6 +146,73 @@ def logs(
 
 
 @app.command()
+def learn(
+    task: Annotated[list[str] | None, typer.Option("--task", help="a MiniWoB++ task; repeat for more")] = None,
+    tasks_file: Annotated[Path | None, typer.Option(help="file of task names, one per line")] = None,
+    episodes: Annotated[int, typer.Option(help="supervised training episodes per task")] = 50,
+    supervisor: Annotated[str, typer.Option(help="oracle (a simulated person) | reward (reward only)")] = "oracle",
+    eval_every: Annotated[int, typer.Option(help="evaluate after every N training episodes")] = 10,
+    eval_seeds: Annotated[int, typer.Option(help="held-out seeds per evaluation")] = 20,
+    memory: Annotated[bool, typer.Option(help="learn exemplars (trajectory-as-exemplar memory)")] = True,
+    tune: Annotated[str, typer.Option(help="online weight tuning: none | mezo | backprop")] = "none",
+    shots: Annotated[int, typer.Option(help="exemplars shown per decision")] = 3,
+    model: ModelOpt = "default",
+    top_k: TopKOpt = 10,
+    max_steps: StepsOpt = 12,
+    seed: Annotated[int, typer.Option(help="seed of the first training episode")] = 0,
+    out: Annotated[Path, typer.Option(help="learning curves: OUT.json and OUT.png")] = Path("results/learn"),
+    db: DbOpt = None,
+    headful: HeadfulOpt = False,
+) -> None:
+    """Learn from supervision on MiniWoB++ tasks; write learning curves (JSON + PNG)."""
+    from webagent.envs.miniwob import read_tasks_file
+    from webagent.learning.driver import LearnSettings, learn_miniwob
+    from webagent.learning.plots import plot_curves
+
+    try:
+        tasks = list(task or []) + (read_tasks_file(tasks_file) if tasks_file else [])
+        if not tasks:
+            raise WebAgentError("name a task with --task or a file with --tasks-file")
+        if eval_every < 1 or episodes < 0 or eval_seeds < 0:
+            raise WebAgentError("--eval-every must be ≥ 1, --episodes and --eval-seeds ≥ 0")
+        settings = LearnSettings(
+            episodes=episodes,
+            supervisor=supervisor,
+            eval_every=eval_every,
+            eval_seeds=eval_seeds,
+            memory=memory,
+            tune=tune,
+            shots=shots,
+            model=model,
+            top_k=top_k,
+            max_steps=max_steps,
+            seed=seed,
+            headless=not headful,
+        )
+        store = _open(db)
+        results = learn_miniwob(tasks, settings, store=store, console=console)
+    except WebAgentError as exc:
+        _fail(exc)
+    table = Table(title=f"learning · supervisor={supervisor} · memory={memory} · tune={tune}")
+    for col in ("task", "success before", "success after", "interventions first 10", "last 10"):
+        table.add_column(col, justify="right" if col != "task" else "left")
+    for name, row in results["summary"]["tasks"].items():
+        table.add_row(
+            name,
+            f"{row['success_before']:.0%}",
+            f"{row['success_after']:.0%}",
+            f"{row['interventions_first10']:.2f}",
+            f"{row['interventions_last10']:.2f}",
+        )
+    console.print(table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    json_path, png_path = out.with_suffix(".json"), out.with_suffix(".png")
+    json_path.write_text(json.dumps(results, indent=2))
+    plot_curves(results, png_path, title=f"supervisor={supervisor} memory={memory} tune={tune}")
+    console.print(f"wrote {json_path} and {png_path}; stored in {store.path} (run {results['run_id']})")
+
+
+@app.command()
 def replay(
     data: Annotated[Path, typer.Option(help="Mind2Web data: a folder with train/, test_task/, ... or one JSON file")],
     split: Annotated[

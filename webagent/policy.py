@@ -29,6 +29,7 @@ class Decision:
     prompt: str = ""
     generation: Generation | None = None
     decide_seconds: float = 0.0
+    exemplars: tuple = ()  # the memory exemplars shown in the prompt
 
 
 class Policy(Protocol):
@@ -48,47 +49,98 @@ class Policy(Protocol):
 class ModelPolicyConfig:
     temperature: float = 0.0
     max_tokens: int = 96
+    shots: int = 3  # exemplars retrieved from memory into the prompt (when there is a memory)
+    type_from_instruction: bool = True  # TYPE may only type spans of the instruction
+    max_span_words: int = 6
+
+
+def instruction_spans(instruction: str, max_words: int = 6) -> list[str]:
+    """What the agent may type: the instruction's quoted values first, then every
+    run of up to `max_words` words (trimmed of surrounding punctuation). Values
+    then come from where the person wrote them, never from other episodes."""
+    spans = list(quoted_values(instruction))
+    words = [w.strip(".,;:!?()'\"") for w in instruction.split()]
+    for start in range(len(words)):
+        for end in range(start + 1, min(start + max_words, len(words)) + 1):
+            span = " ".join(w for w in words[start:end] if w)
+            if span:
+                spans.append(span)
+    return list(dict.fromkeys(spans))
+
+
+def retrieval_query(instruction: str, history: Sequence[Action], candidates: Sequence[Candidate]) -> str:
+    """What memory retrieval embeds: the task, how far along it is, and the page's top elements."""
+    done = " ".join(a.verb for a in history) or "nothing yet"
+    top = "; ".join(c.element.describe() for c in candidates[:3])
+    return f"{instruction}\ndone: {done}\n{top}"
+
+
+def state_text(
+    instruction: str, observation: Observation, candidates: Sequence[Candidate], history: Sequence[Action]
+) -> str:
+    """The user turn of a step's prompt: the task, the actions so far, the shown elements."""
+    return render(
+        "step.jinja",
+        instruction=instruction,
+        history=[a.to_dsl() for a in history],
+        last_error=observation.last_error,
+        candidates=candidates,
+    )
 
 
 class ModelPolicy:
-    """The language model picks the action through the per-step grammar."""
+    """The language model picks the action through the per-step grammar, with
+    the nearest confirmed exemplars from memory as demonstrations."""
 
     name = "model"
 
-    def __init__(self, model: LanguageModel, config: ModelPolicyConfig | None = None) -> None:
+    def __init__(self, model: LanguageModel, config: ModelPolicyConfig | None = None, memory=None) -> None:
         self.model = model
         self.config = config or ModelPolicyConfig()
+        self.memory = memory  # webagent.memory.ExemplarMemory or None
+
+    def exemplars(self, instruction: str, candidates: Sequence[Candidate], history: Sequence[Action]) -> list:
+        if self.memory is None or self.config.shots <= 0:
+            return []
+        return self.memory.retrieve(retrieval_query(instruction, history, candidates), self.config.shots)
 
     def prompt(
-        self, instruction: str, observation: Observation, candidates: Sequence[Candidate], history: Sequence[Action]
+        self,
+        instruction: str,
+        observation: Observation,
+        candidates: Sequence[Candidate],
+        history: Sequence[Action],
+        exemplars: Sequence | None = None,
     ) -> str:
-        messages = [
-            {"role": "system", "content": render("system.jinja", verbs=verb_descriptions())},
-            {
-                "role": "user",
-                "content": render(
-                    "step.jinja",
-                    instruction=instruction,
-                    history=[a.to_dsl() for a in history],
-                    last_error=observation.last_error,
-                    candidates=candidates,
-                ),
-            },
-        ]
+        if exemplars is None:
+            exemplars = self.exemplars(instruction, candidates, history)
+        messages = [{"role": "system", "content": render("system.jinja", verbs=verb_descriptions())}]
+        for exemplar in reversed(exemplars):  # the most similar one sits right before the question
+            messages += [
+                {"role": "user", "content": exemplar.context},
+                {"role": "assistant", "content": exemplar.output},
+            ]
+        messages.append({"role": "user", "content": state_text(instruction, observation, candidates, history)})
         return self.model.format_chat(messages)
+
+    def grammar(self, instruction: str, candidates: Sequence[Candidate]) -> str:
+        texts = None
+        if self.config.type_from_instruction:
+            texts = instruction_spans(instruction, self.config.max_span_words)
+        return action_grammar([c.element for c in candidates], texts=texts)
 
     def decide(self, instruction, observation, candidates, history, seed) -> Decision:
         start = time.perf_counter()
-        prompt = self.prompt(instruction, observation, candidates, history)
-        elements = [c.element for c in candidates]
+        exemplars = self.exemplars(instruction, candidates, history)
+        prompt = self.prompt(instruction, observation, candidates, history, exemplars)
         generation = self.model.generate(
             prompt,
-            action_grammar(elements),
+            self.grammar(instruction, candidates),
             temperature=self.config.temperature,
             seed=seed,
             max_tokens=self.config.max_tokens,
         )
-        action = parse_action(generation.text, elements)
+        action = parse_action(generation.text, [c.element for c in candidates])
         return Decision(
             action=action,
             confidence=generation.confidence,
@@ -96,6 +148,7 @@ class ModelPolicy:
             prompt=prompt,
             generation=generation,
             decide_seconds=time.perf_counter() - start,
+            exemplars=tuple(exemplars),
         )
 
 
