@@ -221,6 +221,7 @@ class Agent:
             prompt=prompt,
             exemplar=exemplar,
             source=self.supervisor.name if self.supervisor else "",
+            confidence=decision.confidence,
         )
 
     def _teach(self, instruction, steps, index, kind, proposed, episode_id, step_id, task) -> None:
@@ -283,6 +284,9 @@ def step_row(step: Step, policy: Policy, seed: int) -> dict:
         "proposed": masked(step.proposed, step.candidates) if step.proposed != step.action else None,
         "raw_output": shown if secret else step.decision.raw_output,
         "confidence": step.decision.confidence,
+        "policy_confidence": step.decision.policy_confidence,
+        "critic": step.decision.critic,
+        "screenshot": step.observation.screenshot,  # PNG bytes; the store saves a file and keeps its path
         "prompt": step.decision.prompt,
         "candidates": [
             {
@@ -291,6 +295,7 @@ def step_row(step: Step, policy: Policy, seed: int) -> dict:
                 "lexical": round(c.lexical, 4),
                 "semantic": round(c.semantic, 4),
                 "text": c.element.describe(),
+                "box": [round(v, 1) for v in c.element.box],
             }
             for c in step.candidates
         ],

@@ -26,6 +26,7 @@ class Lesson:
     source: str  # person | oracle | reward | api
     episode_id: int | None = None
     step_id: int | None = None
+    confidence: float | None = None  # the step's confidence when it was judged (calibrates auto-approval)
 
 
 class Learner:
@@ -45,6 +46,7 @@ class Learner:
             action=lesson.output,
             source=lesson.source,
             prompt=lesson.prompt,
+            confidence=lesson.confidence,
         )
         if self.memory is not None and lesson.exemplar is not None and lesson.kind in ("confirm", "correct"):
             self.memory.add(lesson.exemplar)

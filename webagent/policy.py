@@ -30,6 +30,8 @@ class Decision:
     generation: Generation | None = None
     decide_seconds: float = 0.0
     exemplars: tuple = ()  # the memory exemplars shown in the prompt
+    policy_confidence: float | None = None  # the policy's own, when a critic changed `confidence`
+    critic: float | None = None  # the critic's P(right) for this action (webagent.critic)
 
 
 class Policy(Protocol):

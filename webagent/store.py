@@ -203,7 +203,16 @@ def _v4(db) -> None:
     db["replay_steps"].create_index(["eval_id", "annotation_id", "action_uid"], unique=True)
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4]
+def _v5(db) -> None:
+    """Supervision panel: the confidence each verdict was given at (for calibrating auto-approval),
+    the policy's own confidence and the critic's opinion that make it up, and a screenshot per step."""
+    db["feedback"].add_column("confidence", float)
+    db["steps"].add_column("policy_confidence", float)
+    db["steps"].add_column("critic", float)
+    db["steps"].add_column("screenshot", str)  # a PNG's path, relative to the database's folder
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5]
 
 
 FEEDBACK_KINDS = ("confirm", "reject", "correct")
@@ -266,6 +275,8 @@ class Store:
         return self.db["episodes"].insert(row).last_pk
 
     def record_step(self, episode_id: int, row: dict[str, Any]) -> int:
+        if isinstance(row.get("screenshot"), bytes):
+            row = {**row, "screenshot": self._save_screenshot(episode_id, row.get("idx", 0), row["screenshot"])}
         encoded = {
             k: (_json(v) if isinstance(v, (dict, list, tuple)) or is_dataclass(v) else v) for k, v in row.items()
         }
@@ -280,6 +291,21 @@ class Store:
             episode_id, {"finished": _now(), "reward": reward, "done": int(done), "outcome": outcome, "error": error}
         )
 
+    def _save_screenshot(self, episode_id: int, idx: int, png: bytes) -> str:
+        """PNG files next to the database (`<db stem>-screenshots/`), so the history view can show them."""
+        relative = Path(f"{self.path.stem}-screenshots") / f"{episode_id:06d}-{idx:03d}.png"
+        target = self.path.parent / relative
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(png)
+        except OSError as exc:
+            raise StoreError(f"cannot save a screenshot to {target}: {exc.strerror}") from exc
+        return str(relative)
+
+    def screenshot_path(self, step: dict) -> Path | None:
+        """The screenshot file of a stored step, when there is one."""
+        return self.path.parent / step["screenshot"] if step.get("screenshot") else None
+
     def add_feedback(
         self,
         *,
@@ -290,6 +316,7 @@ class Store:
         action: str,
         source: str,
         prompt: str = "",
+        confidence: float | None = None,
     ) -> int:
         if kind not in FEEDBACK_KINDS:
             raise StoreError(f"unknown feedback kind {kind!r}; expected one of {', '.join(FEEDBACK_KINDS)}")
@@ -302,6 +329,7 @@ class Store:
             "action": action,
             "source": source,
             "prompt": prompt,
+            "confidence": confidence,
         }
         return self.db["feedback"].insert(row).last_pk
 
