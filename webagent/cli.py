@@ -146,6 +146,49 @@ def logs(
 
 
 @app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="port to serve the panel on")] = 7860,
+    host: Annotated[str, typer.Option(help="interface to listen on (keep it local)")] = "127.0.0.1",
+    model: ModelOpt = "default",
+    tune: Annotated[str, typer.Option(help="online weight tuning while you supervise: none | mezo | backprop")] = "none",
+    memory: Annotated[bool, typer.Option(help="learn exemplars from your verdicts")] = True,
+    critic: Annotated[bool, typer.Option(help="a second opinion on each proposal, folded into its confidence")] = True,
+    critic_weight: Annotated[float, typer.Option(help="w in confidence = policy^(1-w) * critic^w")] = 0.5,
+    auto_approve: Annotated[bool, typer.Option(help="start with auto-approval on")] = False,
+    alpha: Annotated[float, typer.Option(help="auto-approval: disagreement rate allowed")] = 0.1,
+    delta: Annotated[float, typer.Option(help="auto-approval: chance the promise may fail")] = 0.1,
+    min_samples: Annotated[int, typer.Option(help="judged steps needed before any auto-approval")] = 30,
+    top_k: TopKOpt = 10,
+    max_steps: StepsOpt = 12,
+    db: DbOpt = None,
+    headful: HeadfulOpt = False,
+) -> None:
+    """The supervision panel (Gradio) on 127.0.0.1: watch, confirm, reject, correct; earn autonomy."""
+    from webagent.autonomy import AutonomySettings
+
+    try:
+        store = _open(db)
+        from ui.app import launch
+        from ui.worker import WorkerSettings
+
+        settings = WorkerSettings(
+            model=model,
+            tune=tune,
+            memory=memory,
+            critic=critic,
+            critic_weight=critic_weight,
+            top_k=top_k,
+            max_steps=max_steps,
+            headless=not headful,
+            autonomy=AutonomySettings(enabled=auto_approve, alpha=alpha, delta=delta, min_samples=min_samples),
+        )
+        console.print(f"supervision panel on http://{host}:{port} (store {store.path}); Ctrl-C stops it")
+        launch(store, settings, host=host, port=port)
+    except WebAgentError as exc:
+        _fail(exc)
+
+
+@app.command()
 def learn(
     task: Annotated[list[str] | None, typer.Option("--task", help="a MiniWoB++ task; repeat for more")] = None,
     tasks_file: Annotated[Path | None, typer.Option(help="file of task names, one per line")] = None,
@@ -292,3 +335,90 @@ def export(
         console.print(f"[yellow]skipped[/yellow] {error}", highlight=False)
     for path in paths:
         console.print(f"wrote {path}")
+
+
+def _active_version(store, model_name: str) -> dict | None:
+    return next((r for r in store.model_versions(model_name) if r["status"] == "active"), None)
+
+
+@app.command()
+def tune(
+    method: Annotated[str, typer.Option(help="mezo (forward-only, zeroth-order) | backprop (for comparison)")] = "mezo",
+    steps: Annotated[int, typer.Option(help="optimisation steps in this round")] = 40,
+    param_set: Annotated[str, typer.Option(help="all | last:N | norms | lora:R")] = "",
+    lr: Annotated[float | None, typer.Option(help="learning rate [default: the method's]")] = None,
+    model: ModelOpt = "default",
+    db: DbOpt = None,
+) -> None:
+    """One tuning round on the stored feedback, from the active model version; kept only if the guard passes."""
+    from webagent.learning.tuner import DEFAULT_PARAM_SET, OnlineTuner, TunerConfig
+    from webagent.models.transformers_lm import TransformersModel
+
+    try:
+        store = _open(db)
+        lm = TransformersModel(model)
+        active = _active_version(store, lm.name)
+        config = TunerConfig(method=method, param_set=param_set or DEFAULT_PARAM_SET, lr=lr, steps_per_round=steps)
+        tuner = OnlineTuner(lm, store, config)
+        if active and active["version"] != 0:
+            tuner.rollback(active["version"])  # resume from the version in use
+            console.print(f"resumed version {active['version']}")
+        with console.status(f"{method} round of {steps} steps on {config.param_set}…"):
+            result = tuner.run_round(force=True, steps=steps)
+    except WebAgentError as exc:
+        _fail(exc)
+    if result is None:
+        console.print(f"no feedback to train on in {store.path}")
+        return
+    verdict = "[green]kept[/green]" if result.kept else "[red]rolled back[/red]"
+    console.print(f"version {result.version}: {verdict}")
+    console.print(json.dumps(result.metrics, indent=2, default=str))
+
+
+@app.command()
+def models(
+    rollback: Annotated[int | None, typer.Option(help="make this stored version the active one")] = None,
+    model: ModelOpt = "default",
+    db: DbOpt = None,
+) -> None:
+    """Model versions in the store: how each was made, its guard metrics, which is active."""
+    try:
+        store = _open(db)
+        if rollback is not None:
+            from webagent.learning.tuner import OnlineTuner, TunerConfig
+            from webagent.models.transformers_lm import TransformersModel
+
+            lm = TransformersModel(model)
+            row = next((r for r in store.model_versions(lm.name) if r["version"] == rollback), None)
+            if row is None:
+                raise WebAgentError(f"no version {rollback} of {lm.name} in {store.path}")
+            config = TunerConfig(param_set=row["param_set"]) if row["param_set"] else TunerConfig()
+            OnlineTuner(lm, store, config).rollback(rollback)
+            console.print(f"version {rollback} rebuilt from its update list and made active")
+    except WebAgentError as exc:
+        _fail(exc)
+    rows = store.model_versions()
+    if not rows:
+        console.print(f"no model versions in {store.path} yet (they appear when tuning starts)")
+        return
+    table = Table(title=f"model versions · {store.path}")
+    for col in ("model", "version", "status", "method", "params", "updates", "held-back NLL before → after", "created"):
+        table.add_column(col)
+    for r in rows:
+        m = r["metrics"]
+        before, after = m.get("holdout_nll_before"), m.get("holdout_nll_after")
+        guard = f"{before:.3f} → {after:.3f}" if isinstance(before, float) and isinstance(after, float) else ""
+        status = {"active": "[green]active[/green]", "rolled-back": "[red]rolled-back[/red]"}.get(
+            r["status"], r["status"]
+        )
+        table.add_row(
+            r["model"],
+            str(r["version"]),
+            status,
+            r["method"],
+            r["param_set"],
+            str(len(r["updates"])),
+            guard,
+            r["created"],
+        )
+    console.print(table)
