@@ -13,17 +13,18 @@ import pytest
 
 from webagent.actions import parse_action
 from webagent.agent import Agent, AgentConfig
+from webagent.browser.observation import Observation
 from webagent.candidates import HybridRanker
 from webagent.envs.miniwob import MiniWoBEnv
 from webagent.envs.oracles import ORACLES
-from webagent.errors import DataError
+from webagent.errors import DataError, WebAgentError
 from webagent.mind2web import loader
 from webagent.mind2web.elements import elements_from_html
 from webagent.mind2web.export import export_mind2web, task_json
 from webagent.mind2web.loader import iter_tasks, load_ranks, parse_task, split_files
 from webagent.mind2web.metrics import StepScore, aggregate, op_f1, score_step
-from webagent.mind2web.replay import GoldPolicy, Replayer
-from webagent.policy import FunctionPolicy
+from webagent.mind2web.replay import GoldPolicy, Replayer, candidate_pool, memory_from_tasks, rank_step, run_replay
+from webagent.policy import FunctionPolicy, retrieval_query
 
 SAMPLE = Path(__file__).resolve().parents[1] / "datasets" / "mind2web_sample"
 
@@ -341,6 +342,28 @@ def test_cli_export_then_replay(browser, miniwob_server, store, embedder, tmp_pa
     assert bad.exit_code == 2 and "no split 'test_domain'" in bad.output
 
 
+def test_memory_from_the_training_split_recalls_the_same_kind_of_task(embedder):
+    ranker = HybridRanker(embedder)
+    train = list(iter_tasks(split_files(SAMPLE, "train")))
+    memory = memory_from_tasks(train, ranker=ranker, embedder=embedder)
+    outputs = [e.output for e in memory.retrieve("anything", k=len(memory))]
+    gold = {f"{s.operation.op} [{s.pos_ids[0]}]" for t in train for s in t.actions}
+    assert {o.split(" ", 2)[0] + " " + o.split(" ", 2)[1] for o in outputs} == gold
+    for test in iter_tasks(split_files(SAMPLE, "test_task")):
+        step = test.actions[0]
+        pool = candidate_pool(step, elements_from_html(step.cleaned_html))
+        observation = Observation(url="", title="", elements=tuple(pool))
+        shown = rank_step(test, 0, pool, observation, ranker=ranker, ranks=None)[:10]
+        nearest = memory.retrieve(retrieval_query(test.confirmed_task, [], shown), k=1)[0]
+        same_kind = {t.annotation_id for t in train if t.website == test.website}
+        assert nearest.task in same_kind, (test.website, nearest.task)
+
+
+def test_memory_needs_a_model_policy(store):
+    with pytest.raises(WebAgentError, match="--memory needs a policy with a memory"):
+        run_replay(SAMPLE, ["test_task"], store=store, policy_name="oracle", memory_path=SAMPLE)
+
+
 @pytest.mark.slow
 def test_the_default_model_replays_the_sample_with_gold_history(default_model, store, embedder):
     from webagent.policy import ModelPolicy
@@ -349,7 +372,7 @@ def test_the_default_model_replays_the_sample_with_gold_history(default_model, s
     policy = ModelPolicy(default_model)
     eval_id = store.start_replay("model", split="test_task", settings={})
     replayer = Replayer(policy, store, eval_id, ranker=ranker, top_k=10)
-    replayer.replay(iter_tasks(split_files(SAMPLE, "test_task")), limit=3)
+    replayer.replay(iter_tasks(split_files(SAMPLE, "test_task")), limit=2)
     rows = store.replay_steps(eval_id)
     assert rows and all(r["predicted"] and r["error"] is None for r in rows)
     for row in rows:

@@ -106,7 +106,11 @@ class Replayer:
     seen: list[str] = field(default_factory=list)  # annotation_ids covered by this run, done now or before
 
     def replay(
-        self, tasks: Iterable[Task], *, limit: int | None = None, on_task: Callable[[Task, list[dict]], None] = None
+        self,
+        tasks: Iterable[Task],
+        *,
+        limit: int | None = None,
+        on_task: Callable[[Task, list[dict]], None] | None = None,
     ) -> int:
         """Replay the tasks (the first `limit`); steps already in the store are skipped.
         Returns how many steps were replayed now."""
@@ -282,6 +286,8 @@ def run_replay(
     from webagent.mind2web.loader import iter_tasks, load_ranks, split_files
 
     policy = GoldPolicy() if policy_name == "oracle" else make_policy(policy_name, model=model)
+    if memory_path and not hasattr(policy, "memory"):
+        raise WebAgentError(f"--memory needs a policy with a memory (model), not {policy_name!r}")
     ranks = load_ranks(ranks_path) if ranks_path else None
     ranker = make_ranker() if ranks is None or memory_path else None
     settings: dict = {
@@ -290,8 +296,6 @@ def run_replay(
         "ranker": f"mindact:{_files_identity([Path(ranks_path)])}" if ranks_path else "hybrid",
     }
     if memory_path:
-        if not hasattr(policy, "memory"):
-            raise WebAgentError(f"--memory needs a policy with a memory (model), not {policy_name!r}")
         memory_files = split_files(memory_path, "train")
         policy.memory = memory_from_tasks(
             iter_tasks(memory_files, skip_bad=skip_bad, console=console), ranker=ranker, embedder=ranker.embedder
