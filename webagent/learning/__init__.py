@@ -1,0 +1,1 @@
+"""Learning from feedback: the MeZO step, parameter sets, the objective, checkpoints, the online tuner."""
