@@ -44,6 +44,7 @@ class ExemplarMemory:
         self.capacity = capacity
         self._items: list[Exemplar] = []
         self._vectors = None  # torch tensor (n, d), rows aligned with _items
+        self._keys: set[str] = set()
         if store is not None:
             self._load()
 
@@ -61,6 +62,7 @@ class ExemplarMemory:
             )
             for r in rows
         ]
+        self._keys = {e.key for e in self._items}
         if rows:
             self._vectors = torch.stack(
                 [torch.frombuffer(bytearray(r["embedding"]), dtype=torch.float32) for r in rows]
@@ -71,7 +73,7 @@ class ExemplarMemory:
         import torch
 
         exemplar = replace(exemplar, namespace=self.namespace)
-        if any(item.key == exemplar.key for item in self._items):
+        if exemplar.key in self._keys:
             return False
         vector = self.embedder.embed([exemplar.query])[0].float().contiguous()
         if self.store is not None:
@@ -97,6 +99,7 @@ class ExemplarMemory:
             )
             exemplar = replace(exemplar, id=row_id)
         self._items.append(exemplar)
+        self._keys.add(exemplar.key)
         self._vectors = vector[None] if self._vectors is None else torch.cat([self._vectors, vector[None]])
         self._evict()
         return True
@@ -107,6 +110,7 @@ class ExemplarMemory:
         if excess <= 0:
             return
         gone, self._items = self._items[:excess], self._items[excess:]
+        self._keys -= {e.key for e in gone}
         self._vectors = self._vectors[excess:]
         if self.store is not None:
             ids = [e.id for e in gone if e.id is not None]
