@@ -1,0 +1,145 @@
+"""Earned autonomy: confirm a step without asking when its confidence is above
+a threshold calibrated on this store's past verdicts.
+
+`AutoApprover` wraps any supervisor (the person in the UI, the oracle in a
+measured run). With auto-approval on, a proposal whose confidence is at or above
+the threshold from `webagent.calibration.calibrate` is confirmed at once and
+its feedback row says source "auto"; every other proposal goes to the wrapped
+supervisor. The threshold is recomputed whenever new feedback has arrived.
+
+Calibration data: feedback rows from the sources that judge proposals before
+they run (person, oracle), each with the confidence it was given at: confirm
+counts as agreement, reject and correct as disagreement. Auto-approvals are
+never calibration data (that would be the agent grading itself), nor are
+after-the-fact reward confirmations.
+
+Caveat: once auto-approval runs, new verdicts come only from steps below the
+threshold, so the calibration set over-represents lower confidences. When, as
+usual, lower confidence means more disagreement, that makes the bound more
+cautious, not less; the guarantee's exchangeability assumption is still only
+approximately met by a live, changing model.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from webagent.actions import Action
+from webagent.calibration import Calibration, calibrate
+from webagent.errors import DataError
+from webagent.store import Store
+from webagent.supervision import CONFIRM, STOP, Proposal, Supervisor, Verdict
+
+AUTO = "auto"
+CALIBRATION_SOURCES = ("person", "oracle")
+
+
+@dataclass(frozen=True)
+class AutonomySettings:
+    enabled: bool = False
+    alpha: float = 0.1  # promised disagreement rate on auto-approved steps, at most
+    delta: float = 0.1  # chance the promise fails, at most
+    min_samples: int = 30  # judged steps before any threshold at all (fewer: always ask)
+    sources: tuple[str, ...] = CALIBRATION_SOURCES
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1 or not 0 < self.delta < 1:
+            raise DataError(f"alpha and delta must lie in (0, 1), not {self.alpha} and {self.delta}")
+        if self.min_samples < 1:
+            raise DataError(f"min_samples must be at least 1, not {self.min_samples}")
+
+
+def calibration_pairs(store: Store, sources: Sequence[str] = CALIBRATION_SOURCES) -> list[tuple[float, bool]]:
+    """(confidence, agreed) for every judged proposal in the store from `sources`."""
+    if not sources:
+        return []
+    marks = ",".join("?" * len(sources))
+    rows = store.db.execute(
+        f"SELECT confidence, kind FROM feedback WHERE confidence IS NOT NULL AND source IN ({marks}) "
+        "AND kind IN ('confirm', 'reject', 'correct') ORDER BY id",
+        list(sources),
+    ).fetchall()
+    return [(float(confidence), kind == "confirm") for confidence, kind in rows]
+
+
+def store_calibration(store: Store, settings: AutonomySettings) -> Calibration:
+    pairs = calibration_pairs(store, settings.sources)
+    return calibrate(pairs, alpha=settings.alpha, delta=settings.delta, min_samples=settings.min_samples)
+
+
+class AutoApprover:
+    """A supervisor that confirms calibrated-safe steps itself and asks `inner` about the rest.
+
+    `name` is whoever gave the latest verdict ("auto" or the wrapped supervisor's
+    name): the agent reads it when it records that verdict's feedback."""
+
+    def __init__(
+        self,
+        inner: Supervisor,
+        store: Store,
+        settings: AutonomySettings | None = None,
+        *,
+        on_auto: Callable[[Proposal, Calibration], None] | None = None,
+    ) -> None:
+        self.inner = inner
+        self.store = store
+        self.settings = settings or AutonomySettings()
+        self.on_auto = on_auto
+        self._source = inner.name
+        self._lock = threading.Lock()
+        self._cache: tuple[tuple, Calibration] | None = None
+        self.auto_approved = 0
+        self.asked = 0
+        self._stop = threading.Event()
+
+    @property
+    def name(self) -> str:
+        return self._source
+
+    def configure(self, **changes) -> AutonomySettings:
+        """Change settings (the UI's switch and sliders); takes effect at the next proposal."""
+        with self._lock:
+            self.settings = replace(self.settings, **changes)
+            return self.settings
+
+    def calibration(self) -> Calibration:
+        """The current threshold, recomputed only when feedback or settings changed."""
+        with self._lock:
+            settings = self.settings
+            last = self.store.db.execute("SELECT MAX(id) FROM feedback").fetchone()[0] or 0
+            key = (last, settings.alpha, settings.delta, settings.min_samples, settings.sources)
+            if self._cache is None or self._cache[0] != key:
+                self._cache = (key, store_calibration(self.store, settings))
+            return self._cache[1]
+
+    def would_auto_approve(self, confidence: float) -> bool:
+        if not self.settings.enabled:
+            return False
+        threshold = self.calibration().threshold
+        return threshold is not None and confidence >= threshold
+
+    def request_stop(self) -> None:
+        """End the running episode at its next proposal, auto-approved or not."""
+        self._stop.set()
+
+    def resume(self) -> None:
+        self._stop.clear()
+
+    def review(self, proposal: Proposal) -> Verdict | None:
+        if self._stop.is_set():
+            return STOP
+        if self.would_auto_approve(proposal.decision.confidence):
+            self._source = AUTO
+            self.auto_approved += 1
+            if self.on_auto is not None:
+                self.on_auto(proposal, self.calibration())
+            return CONFIRM
+        self._source = self.inner.name
+        self.asked += 1
+        return self.inner.review(proposal)
+
+    def review_episode(self, actions: Sequence[Action], reward: float | None) -> Sequence[Verdict | None]:
+        self._source = self.inner.name
+        return self.inner.review_episode(actions, reward)
