@@ -9,6 +9,7 @@ supervisor had to step in is the other curve.
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -186,3 +187,48 @@ def summarize_curves(curves: dict[str, dict]) -> dict:
         "mean_success_before": statistics.fmean(before) if before else None,
         "mean_success_after": statistics.fmean(after) if after else None,
     }
+
+
+def curves_from_store(store: Store, run_id: int) -> dict:
+    """Rebuild a learn run's curves from the store alone (for a run that was
+    interrupted before it wrote its JSON): held-out episodes are those with seeds
+    from EVAL_SEED_BASE up, and the training episodes before them set their x."""
+    run = store.db["runs"].get(run_id)
+    episodes = list(store.db["episodes"].rows_where("run_id = ?", [run_id], order_by="id"))
+    interventions = dict(
+        store.db.execute(
+            "SELECT episode_id, COUNT(*) FROM feedback WHERE kind IN ('reject', 'correct') GROUP BY episode_id"
+        ).fetchall()
+    )
+    curves: dict[str, dict] = {}
+    pending: dict[str, list[dict]] = {}
+    for e in episodes:
+        curve = curves.setdefault(e["task"], {"evals": [], "train": []})
+        held_out = (e["seed"] or 0) >= EVAL_SEED_BASE
+        if held_out:
+            pending.setdefault(e["task"], []).append(e)
+            continue
+        _flush(curve, pending.pop(e["task"], []))
+        curve["train"].append(
+            {
+                "episode": len(curve["train"]) + 1,
+                "seed": e["seed"],
+                "outcome": e["outcome"],
+                "reward": e["reward"],
+                "steps": e["steps"],
+                "interventions": interventions.get(e["id"], 0),
+            }
+        )
+    for task, rest in pending.items():
+        _flush(curves[task], rest)
+    settings = json.loads(run["config"]).get("learn", {})
+    return {"run_id": run_id, "settings": settings, "tasks": curves, "summary": summarize_curves(curves)}
+
+
+def _flush(curve: dict, evals: list[dict]) -> None:
+    finished = [e for e in evals if e["outcome"] != "running"]
+    if finished:
+        wins = sum(e["outcome"] == "success" for e in finished)
+        curve["evals"].append(
+            {"episodes": len(curve["train"]), "success_rate": wins / len(finished), "seeds": len(finished)}
+        )
