@@ -181,3 +181,19 @@ def _oracle(task):
 def test_a_correction_must_name_an_action(kind):
     with pytest.raises(Exception, match="must name"):
         Verdict(kind)
+
+
+def test_exemplars_at_the_same_point_of_a_trajectory_come_first(embedder):
+    from webagent.policy import ModelPolicyConfig, retrieval_query
+
+    memory = ExemplarMemory(None, embedder)
+    instruction = 'Enter the username "ann" and the password "x1" into the text fields and press login.'
+    typed_user = [Action("TYPE", "2", "ann")]
+    typed_both = [*typed_user, Action("TYPE", "4", "x1")]
+    for history, output in (([], 'TYPE [2] "ann"'), (typed_user, 'TYPE [4] "x1"'), (typed_both, "CLICK [5]")):
+        memory.add(Exemplar(retrieval_query(instruction, history, []), f"ctx {output}", output))
+    policy = ModelPolicy(ScriptedModel(["CLICK [5]"]), ModelPolicyConfig(shots=1), memory=memory)
+    other = 'Enter the username "bo" and the password "q" into the text fields and press login.'
+    now = [Action("TYPE", "2", "bo"), Action("TYPE", "4", "q")]
+    assert [e.output for e in policy.exemplars(other, [], now)] == ["CLICK [5]"]
+    assert [e.output for e in policy.exemplars(other, [], now[:1])] == ['TYPE [4] "x1"']

@@ -102,9 +102,16 @@ class ModelPolicy:
         self.memory = memory  # webagent.memory.ExemplarMemory or None
 
     def exemplars(self, instruction: str, candidates: Sequence[Candidate], history: Sequence[Action]) -> list:
+        """The nearest exemplars, those at the same point of a trajectory (the same
+        verbs done so far) first: instructions of one task differ mostly in their
+        values, so plain similarity cannot tell step 2 of a login from step 3."""
         if self.memory is None or self.config.shots <= 0:
             return []
-        return self.memory.retrieve(retrieval_query(instruction, history, candidates), self.config.shots)
+        query = retrieval_query(instruction, history, candidates)
+        nearest = self.memory.retrieve(query, self.config.shots * 4)
+        progress = query.split("\n")[1]
+        nearest.sort(key=lambda e: e.query.split("\n")[1:2] != [progress])  # stable: similarity order within
+        return nearest[: self.config.shots]
 
     def prompt(
         self,
