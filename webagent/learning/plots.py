@@ -26,7 +26,7 @@ def plot_curves(results: dict, path: Path, *, title: str = "") -> Path:
         for curve in curves.values():
             for p in curve["evals"]:
                 points.setdefault(p["episodes"], []).append(p["success_rate"])
-        xs = sorted(points)
+        xs = sorted(x for x in points if len(points[x]) == len(curves))  # only where every task has a point
         left.plot(xs, [sum(points[x]) / len(points[x]) for x in xs], color="black", lw=2.5, label="mean")
     left.set(xlabel="training episodes", ylabel="success on held-out seeds", ylim=(-0.03, 1.03))
     right.set(xlabel="training episode", ylabel="interventions per episode (5-ep. mean)")
