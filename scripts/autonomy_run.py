@@ -8,7 +8,7 @@ auto-approved. For each auto-approved step the oracle is asked afterwards, in
 the shadows (the agent never hears the answer), whether it agreed: that gives
 the observed agreement on auto-approved steps to set against the promised 1 − α.
 
-    python scripts/autonomy_run.py --task click-link --episodes 50
+    python scripts/autonomy_run.py --task click-dialog --episodes 50
 
 Prints a table per block of episodes, writes results/autonomy.json and
 results/autonomy.png, and keeps the store at results/autonomy.db.
@@ -115,7 +115,7 @@ def plot(results: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", default="click-link")
+    parser.add_argument("--task", default="click-dialog")
     parser.add_argument("--episodes", type=int, default=50)
     parser.add_argument("--alpha", type=float, default=0.1)
     parser.add_argument("--delta", type=float, default=0.1)

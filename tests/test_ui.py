@@ -191,6 +191,10 @@ def test_a_person_confirms_and_corrects_an_episode_in_the_panel(panel, person):
     page.get_by_role("tab", name="History").click()
     page.click("#wa-history-refresh")
     wait_for_text(page, "#wa-episodes-table", "enter-text")
+    page.fill("#wa-episode-pick input", str(episode_id))
+    page.click("#wa-show")
+    wait_for_text(page, "#wa-steps", steps[-1]["action"])
+    page.wait_for_function("n => document.querySelectorAll('#wa-gallery img').length >= n", arg=len(steps))
     page.fill("#wa-export-ids textarea, #wa-export-ids input", str(episode_id))
     page.click("#wa-export")
     link = page.locator("#wa-export-file a").first
@@ -209,13 +213,13 @@ def test_reject_makes_the_panel_propose_something_else(panel, person):
     page = open_panel(person, url)
     start(page, "click-button", seed=5)
     number, first = wait_for_proposal(page, worker, 0)
-    page.locator("body").click(position={"x": 3, "y": 3})
-    page.keyboard.press("n")  # the reject shortcut
-    number, second = wait_for_proposal(page, worker, number)
     shot = os.environ.get("WEBAGENT_PANEL_SCREENSHOT")
     if shot:  # docs/supervision-panel.png is taken here, mid-episode
         page.wait_for_timeout(1500)
         page.screenshot(path=shot, full_page=True)
+    page.locator("body").click(position={"x": 3, "y": 3})
+    page.keyboard.press("n")  # the reject shortcut
+    number, second = wait_for_proposal(page, worker, number)
     assert second.decision.action != first.decision.action
     assert first.decision.action.element_id not in [c.id for c in second.candidates]
     page.click("#wa-stop")
@@ -295,3 +299,33 @@ def test_auto_approve_never_fires_below_the_calibration_minimum(store):
     approver.configure(enabled=False)  # the switch off: always asks
     approver.review(_proposal(0.999))
     assert asked.calls == 3 and approver.auto_approved == 1
+
+
+def test_confidence_combines_policy_and_critic():
+    from webagent.critic import combine
+
+    assert combine(0.64, 1.0, 0.5) == pytest.approx(0.8)  # √(0.64 · 1)
+    assert combine(0.9, 0.1, 0.0) == 0.9 and combine(0.9, 0.1, 1.0) == 0.1
+    assert combine(0.0, 0.9, 0.5) == 0.0 and combine(0.5, 0.5, 0.25) == pytest.approx(0.5)
+
+
+@pytest.mark.slow
+def test_the_critic_scores_a_proposal_with_the_real_model(default_model):
+    from webagent.critic import Critic, CriticPolicy
+    from webagent.policy import FunctionPolicy
+
+    ok = Element("1", "button", text="OK", interactive=True)
+    cancel = Element("2", "button", text="Cancel", interactive=True)
+    observation = Observation("http://x/", "t", (ok, cancel))
+    candidates = [Candidate(ok, 1.0), Candidate(cancel, 0.5)]
+    critic = Critic(default_model)
+    prompt = critic.prompt('Click on the "OK" button.', observation, candidates, [], Action("CLICK", "2"))
+    assert "Proposed next action: CLICK [2]" in prompt and 'It acts on: [2] button text="Cancel"' in prompt
+    opinions = [
+        critic.judge('Click on the "OK" button.', observation, candidates, [], Action("CLICK", i)) for i in "12"
+    ]
+    assert all(0.0 < o.p_yes < 1.0 and o.reply in ("Yes", "No") for o in opinions)
+    policy = CriticPolicy(FunctionPolicy("fixed", lambda instruction, obs, history: Action("CLICK", "2")), critic)
+    decision = policy.decide('Click on the "OK" button.', observation, candidates, [], seed=0)
+    assert decision.policy_confidence == 1.0 and decision.critic == pytest.approx(opinions[1].p_yes)
+    assert decision.confidence == pytest.approx(opinions[1].p_yes ** 0.5) and policy.name == "fixed"

@@ -17,13 +17,12 @@ a different step.
 from __future__ import annotations
 
 import contextlib
-import json
 import queue
 import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -463,11 +462,3 @@ def export_episodes(store: Store, episode_ids: list[int], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(export_jsonl(records))
     return path
-
-
-def settings_record(settings: WorkerSettings) -> str:
-    return json.dumps({**asdict(settings), "autonomy": asdict(settings.autonomy)})
-
-
-def with_autonomy(settings: WorkerSettings, **changes) -> WorkerSettings:
-    return replace(settings, autonomy=replace(settings.autonomy, **changes))
