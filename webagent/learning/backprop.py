@@ -47,12 +47,13 @@ def backprop_train(
             for step in range(steps):
                 total, weight, _, _ = objective.batch_terms((first_batch + step) % len(objective.batches))
                 loss = total / weight
-                if not math.isfinite(float(loss)):
-                    raise ModelError(f"backprop step {step}: the loss is not finite ({float(loss)})")
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    raise ModelError(f"backprop step {step}: the loss is not finite ({value})")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                losses.append(float(loss))
+                losses.append(value)
     finally:
         for name, p in module.named_parameters():
             p.requires_grad_(flags.get(name, False))

@@ -314,7 +314,7 @@ class Objective:
         return total / weights if weights else math.nan
 
     def nll(self) -> float:
-        """Mean per-token NLL of the targets over all batches (what the guard compares)."""
+        """Mean over the targets of their per-token NLL (what the guard compares)."""
         import torch
 
         total, count = 0.0, 0

@@ -125,7 +125,8 @@ class OnlineTuner:
         self.config = config or TunerConfig()
         if not str(model.version).endswith("@base"):
             raise ModelError(
-                f"the tuner starts from base weights; {model.version} is already tuned (use rollback to resume one)"
+                f"the tuner starts from base weights, but the model is at {model.version}: create it on a freshly "
+                "loaded model, then rollback(version) to resume a stored version"
             )
         with model.lock:
             self._shadow = copy.deepcopy(model.model)
@@ -201,7 +202,9 @@ class OnlineTuner:
             self._set_active(self.store, version)
 
     def close(self, timeout: float | None = None) -> None:
-        """Stop the background thread after the round in progress (if any)."""
+        """Stop the background thread. A MeZO round in progress stops at its next step
+        and is dropped (not recorded; its feedback counts as new again); call
+        `wait_idle` first to let it finish."""
         with self._cond:
             self._stop = True
             self._cond.notify_all()
@@ -233,11 +236,14 @@ class OnlineTuner:
         self._live = version
 
     def _restore_base(self) -> None:
+        self._restore(self._base)
+
+    def _restore(self, values: dict) -> None:
         import torch
 
         with torch.no_grad():
             for name, p in self._params:
-                p.copy_(self._base[name])
+                p.copy_(values[name])
 
     def _publish(self, version: int) -> None:
         """Copy the shadow's trained tensors into the live model, between two decisions."""
@@ -280,15 +286,13 @@ class OnlineTuner:
                 self._cond.notify_all()
 
     def _round(self, store, *, force: bool, steps: int | None = None) -> RoundResult | None:
-        import torch
-
         cfg = self.config
         if not force and len(store.feedback(since_id=self._seen)) < cfg.min_new_feedback:
             return None
         rows = store.feedback()[-cfg.max_examples :]
         if not rows:
             return None
-        self._seen = rows[-1]["id"]
+        seen_before, self._seen = self._seen, rows[-1]["id"]
         examples = examples_from_feedback(rows)
         train, held = holdout_split(examples, cfg.holdout_fraction)
         if not train:
@@ -325,6 +329,8 @@ class OnlineTuner:
                 from webagent.learning.mezo import mezo_step
 
                 for step in range(n_steps):
+                    if self._stop:
+                        break
                     batch = step % len(train_obj.batches)
                     update = mezo_step(
                         self._params,
@@ -343,6 +349,11 @@ class OnlineTuner:
                 round_updates.append(TensorSnapshot(name))
         except ModelError as exc:  # the loss blew up (lr far too large): a round to roll back
             failure = str(exc)
+        if self._stop and cfg.method == "mezo" and len(round_updates) < n_steps:
+            # closed mid-round: forget the round; its feedback trains the next tuner
+            self._restore(snapshot)
+            self._seen = seen_before
+            return None
         train_after = train_obj.loss()
         guard_after = _guard_value(guard_obj)
         keep = not failure and math.isfinite(guard_after) and guard_after <= guard_before + cfg.guard_tolerance
@@ -368,9 +379,7 @@ class OnlineTuner:
             self._publish(version)
             status = "active"
         else:
-            with torch.no_grad():
-                for name, p in self._params:
-                    p.copy_(snapshot[name])
+            self._restore(snapshot)
             status = "rolled-back"
         store.add_model_version(
             model=self.model.name,
