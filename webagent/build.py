@@ -14,11 +14,20 @@ def make_ranker() -> Ranker:
     return HybridRanker(Embedder())
 
 
-def make_policy(name: str, *, model: str = "default", temperature: float = 0.0) -> Policy:
+def make_policy(
+    name: str,
+    *,
+    model: str = "default",
+    temperature: float = 0.0,
+    decoding: str = "plain",
+    particles: int = 8,
+    draft_model: str | None = None,
+) -> Policy:
     if name == "model":
         from webagent.models.transformers_lm import TransformersModel
 
-        return ModelPolicy(TransformersModel(model), ModelPolicyConfig(temperature=temperature))
+        lm = TransformersModel(model, decoding=decoding, particles=particles, draft_model=draft_model)
+        return ModelPolicy(lm, ModelPolicyConfig(temperature=temperature))
     if name == "ranker":
         return RankerTopPolicy()
     if name == "random":

@@ -21,6 +21,14 @@ DbOpt = Annotated[Path | None, typer.Option("--db", help="sqlite store [env WEBA
 TopKOpt = Annotated[int, typer.Option("--top-k", help="candidates shown to the policy")]
 StepsOpt = Annotated[int, typer.Option("--max-steps", help="step limit per episode")]
 HeadfulOpt = Annotated[bool, typer.Option("--headful", help="show the browser window")]
+DecodingOpt = Annotated[str, typer.Option(help="plain | speculative | smc (grammar-constrained decoding mode)")]
+ParticlesOpt = Annotated[int, typer.Option(help="SMC particles (--decoding smc)")]
+DraftOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--draft-model", help="speculative draft: a model with the same tokenizer, or 'lookup' [default: self-draft]"
+    ),
+]
 
 
 def _fail(exc: WebAgentError) -> None:
@@ -47,6 +55,9 @@ def miniwob(
     json_out: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
     db: DbOpt = None,
     headful: HeadfulOpt = False,
+    decoding: DecodingOpt = "plain",
+    particles: ParticlesOpt = 8,
+    draft_model: DraftOpt = None,
 ) -> None:
     """Run the agent on MiniWoB++ tasks and report success per task."""
     from webagent.envs.miniwob import read_tasks_file
@@ -57,7 +68,17 @@ def miniwob(
         if not tasks:
             raise WebAgentError("name a task with --task or a file with --tasks-file")
         store = _open(db)
-        settings = RunSettings(policy, model, top_k, max_steps, seed, headless=not headful)
+        settings = RunSettings(
+            policy,
+            model,
+            top_k,
+            max_steps,
+            seed,
+            headless=not headful,
+            decoding=decoding,
+            particles=particles,
+            draft_model=draft_model,
+        )
         results = run_miniwob(tasks, settings, episodes=episodes, store=store, console=console)
     except WebAgentError as exc:
         _fail(exc)
@@ -88,6 +109,9 @@ def run(
     db: DbOpt = None,
     headful: HeadfulOpt = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
+    decoding: DecodingOpt = "plain",
+    particles: ParticlesOpt = 8,
+    draft_model: DraftOpt = None,
 ) -> None:
     """Run the agent on any site: a URL and an instruction, or a task file."""
     from webagent.envs.scripted import ScriptedTask, read_task_file
@@ -101,7 +125,17 @@ def run(
         else:
             raise WebAgentError("give --url and --task, or --task-file")
         store = _open(db)
-        settings = RunSettings(policy, model, top_k, max_steps, seed, headless=not headful)
+        settings = RunSettings(
+            policy,
+            model,
+            top_k,
+            max_steps,
+            seed,
+            headless=not headful,
+            decoding=decoding,
+            particles=particles,
+            draft_model=draft_model,
+        )
         results = run_scripted(tasks, settings, store=store, console=console)
     except WebAgentError as exc:
         _fail(exc)

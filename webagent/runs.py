@@ -68,10 +68,19 @@ class RunSettings:
     max_steps: int = 12
     seed: int = 0
     headless: bool = True
+    decoding: str = "plain"  # plain | speculative | smc
+    particles: int = 8  # SMC particles
+    draft_model: str | None = None  # speculative: a smaller model with the same tokenizer (else a self-draft)
 
 
 def _setup(settings: RunSettings, store: Store, command: str):
-    policy = make_policy(settings.policy, model=settings.model)
+    policy = make_policy(
+        settings.policy,
+        model=settings.model,
+        decoding=settings.decoding,
+        particles=settings.particles,
+        draft_model=settings.draft_model,
+    )
     config = AgentConfig(top_k=settings.top_k, max_steps=settings.max_steps)
     agent = Agent(make_ranker(), policy, store, config)
     lm = getattr(policy, "model", None)

@@ -15,12 +15,20 @@ class Generation:
     logprob: float  # of the sampled tokens under the grammar-masked distribution
     tokens: int
     forced_tokens: int  # tokens the grammar forced (no model choice needed)
-    forward_calls: int
+    forward_calls: int  # of the target model (speculative: verification passes; SMC: batched passes)
+    decoding: str = "plain"  # plain | speculative | smc
+    drafted: int = 0  # speculative: tokens the draft proposed
+    accepted: int = 0  # speculative: of those, kept by the target
+    draft_calls: int = 0  # speculative: forward passes of the draft
+    agreement: float | None = None  # SMC: weighted share of the particles that ended on `text`
 
     @property
     def confidence(self) -> float:
+        """The particles' agreement under SMC, else the probability of the chosen tokens."""
         import math
 
+        if self.agreement is not None:
+            return self.agreement
         return math.exp(self.logprob)
 
 

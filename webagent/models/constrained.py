@@ -32,6 +32,7 @@ def constrained_generate(
     temperature: float,
     generator,  # torch.Generator or None for greedy
     max_tokens: int,
+    jump_forward: bool = True,  # False: every token costs a forward pass (the benchmark's baseline)
 ) -> tuple[list[int], Generation]:
     import llguidance
     import llguidance.torch as llt
@@ -49,7 +50,7 @@ def constrained_generate(
     calls = 0
     with torch.inference_mode():
         while not matcher.is_stopped() and len(out) < max_tokens:
-            forced = matcher.compute_ff_tokens()
+            forced = matcher.compute_ff_tokens() if jump_forward else []
             if forced:
                 if not matcher.consume_tokens(forced):
                     raise GrammarError(f"grammar rejected its own forced tokens: {matcher.get_error()}")
