@@ -134,35 +134,84 @@ def action_workload(model, n: int):
     return items
 
 
-def mask_seconds_per_step(model, prompt_grammar_tokens) -> float:
-    """Replays plain decoding's outputs through a matcher, timing what the grammar
-    costs per model step: fast-forward check, mask fill, mask applied to logits, consume."""
+def mask_seconds_per_step(model, prompt_grammar: list[tuple[str, str]]) -> float:
+    """What the grammar costs per model step, timed on a replay of plain greedy decoding's
+    own tokens: fast-forward check, mask fill, mask applied to the logits, consume."""
     import llguidance
     import llguidance.torch as llt
     import torch
 
+    from webagent.models.constrained import constrained_generate
+
     decoder = model._decoder
     bitmask = llt.allocate_token_bitmask(1, decoder.vocab_size)
-    logits = torch.zeros(1, decoder.vocab_size)
+    logits = torch.zeros(decoder.vocab_size)
     total, steps = 0.0, 0
-    for grammar, tokens in prompt_grammar_tokens:
-        matcher = llguidance.LLMatcher(decoder.ll_tokenizer, llguidance.LLMatcher.grammar_from_lark(grammar))
-        i = 0
-        while i < len(tokens):
-            start = time.perf_counter()
-            forced = matcher.compute_ff_tokens()
-            if forced:
-                matcher.consume_tokens(forced)
-                i += len(forced)
-                total += time.perf_counter() - start
-                continue
-            llt.fill_next_token_bitmask(matcher, bitmask, 0)
-            llt.apply_token_bitmask_inplace(logits, bitmask[0])
-            matcher.consume_token(tokens[i])
-            total += time.perf_counter() - start
-            steps += 1
-            i += 1
+    prompt_tokens: dict[str, list[int]] = {}
+    for rep in range(2):  # the first pass warms up (the mask kernel compiles per shape)
+        for prompt, grammar in prompt_grammar:
+            tokens, _ = (
+                constrained_generate(
+                    decoder, model._encode(prompt), grammar, temperature=0.0, generator=None, max_tokens=256
+                )
+                if rep == 0
+                else (prompt_tokens[prompt], None)
+            )
+            prompt_tokens[prompt] = tokens
+            matcher = llguidance.LLMatcher(decoder.ll_tokenizer, llguidance.LLMatcher.grammar_from_lark(grammar))
+            i = 0
+            while i < len(tokens):
+                start = time.perf_counter()
+                forced = matcher.compute_ff_tokens()
+                if forced:
+                    matcher.consume_tokens(forced)
+                    i += len(forced)
+                else:
+                    llt.fill_next_token_bitmask(matcher, bitmask, 0)
+                    llt.apply_token_bitmask_inplace(logits, bitmask[0])
+                    matcher.consume_token(tokens[i])
+                    i += 1
+                    steps += rep
+                if rep:
+                    total += time.perf_counter() - start
     return total / max(steps, 1)
+
+
+def step_seconds(model, prompt: str, steps: int = 6) -> float:
+    """The median time of one cached single-token forward pass after `prompt`."""
+    import torch
+
+    ids = model._encode(prompt)
+    times = []
+    with torch.inference_mode():
+        past = model.model(input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1).past_key_values
+        for _ in range(steps):
+            start = time.perf_counter()
+            past = model.model(
+                input_ids=torch.tensor([[ids[-1]]]), past_key_values=past, use_cache=True, logits_to_keep=1
+            ).past_key_values
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def forward_ms_by_tokens_fed(model, prompt: str, sizes=(1, 2, 3, 5, 7, 9), reps: int = 5) -> dict[int, float]:
+    """Cost of one cached forward pass as a function of how many tokens it feeds: speculative
+    decoding pays off only where verifying K+1 tokens costs about as much as one."""
+    import torch
+
+    ids = model._encode(prompt)
+    out: dict[int, float] = {}
+    with torch.inference_mode():
+        past = model.model(input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1).past_key_values
+        for size in sizes:
+            times = []
+            for _ in range(reps):
+                start = time.perf_counter()
+                model.model(input_ids=torch.tensor([ids[-size:]]), past_key_values=past, use_cache=True)
+                times.append(time.perf_counter() - start)
+                past.crop(-size)
+            out[size] = 1000 * statistics.median(times)
+    return out
 
 
 def prefill_seconds(model, prompt: str) -> float:
@@ -184,10 +233,15 @@ def main() -> None:
     parser.add_argument("--lookup-ks", default="4,8", help="drafted tokens per pass for the prompt-lookup draft")
     parser.add_argument("--particles", default="4,8")
     parser.add_argument("--workloads", default="action,json")
+    parser.add_argument("--json-decisions", type=int, default=None, help="decisions for the JSON workload")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "decoding.json")
     args = parser.parse_args()
 
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from webagent.models.transformers_lm import TransformersModel
     from webagent.online import Online
@@ -214,18 +268,20 @@ def main() -> None:
     if "json" in args.workloads:
         plain_online = onlines["plain"]
         workloads["json"] = [
-            (plain_online._prompt(text), plain_online.grammar) for text in JSON_PROMPTS[: args.decisions]
+            (plain_online._prompt(text), plain_online.grammar)
+            for text in JSON_PROMPTS[: args.json_decisions or args.decisions]
         ]
 
     load_before = os.getloadavg()
     rows: dict[str, dict[str, list[dict]]] = {w: {m: [] for m in modes} for w in workloads}
     prefill: dict[str, list[float]] = {w: [] for w in workloads}
-    plain_outputs: dict[str, list[tuple[str, list[int]]]] = {w: [] for w in workloads}
+    step: dict[str, list[float]] = {w: [] for w in workloads}
     started = time.perf_counter()
     for workload, items in workloads.items():
         for index, (prompt, grammar) in enumerate(items):
             for rep in range(args.repeats):
                 prefill[workload].append(prefill_seconds(base, prompt))
+                step[workload].append(step_seconds(base, prompt))
                 order = list(modes) if rep % 2 == 0 else list(reversed(modes))
                 for name in order:
                     lm = modes[name]
@@ -252,23 +308,22 @@ def main() -> None:
                         }
                     )
             plain_text = rows[workload]["plain"][-1]["text"]
-            plain_outputs[workload].append((grammar, base._encode(plain_text)))
             print(f"{workload} decision {index}: plain -> {plain_text!r}", flush=True)
 
     summary: dict[str, dict] = {}
     for workload in workloads:
-        mask_step = mask_seconds_per_step(base, plain_outputs[workload])
+        mask_step = mask_seconds_per_step(base, workloads[workload])
         plain_rows = rows[workload]["plain"]
         plain_latency = statistics.median(r["wall_s"] for r in plain_rows)
         median_prefill = statistics.median(prefill[workload])
-        plain_steps = sum(r["forward_calls"] for r in plain_rows)
-        plain_decode = max(sum(r["wall_s"] for r in plain_rows) - median_prefill * len(plain_rows), 1e-9)
-        per_step = plain_decode / max(plain_steps, 1)
+        per_step = statistics.median(step[workload])
         summary[workload] = {
             "prefill_s_median": median_prefill,
             "mask_ms_per_model_step": mask_step * 1000,
-            "plain_ms_per_model_step_after_prefill": per_step * 1000,
-            "mask_overhead_pct": 100 * mask_step / per_step,
+            "prefill_share_of_plain_latency": median_prefill / plain_latency,
+            "model_step_ms_median": per_step * 1000,
+            "forward_ms_by_tokens_fed": forward_ms_by_tokens_fed(base, workloads[workload][0][0]),
+            "mask_overhead_pct": 100 * mask_step / (per_step + mask_step),
             "modes": {},
         }
         for name, mode_rows in rows[workload].items():
@@ -282,7 +337,6 @@ def main() -> None:
                 "latency_s_p90": sorted(r["wall_s"] for r in mode_rows)[int(0.9 * (len(mode_rows) - 1))],
                 "cpu_s_median": statistics.median(r["cpu_s"] for r in mode_rows),
                 "tokens_per_s": tokens / total_wall,
-                "decode_tokens_per_s": tokens / max(total_wall - median_prefill * len(mode_rows), 1e-9),
                 "speedup_vs_plain": plain_latency / latency,
                 "tokens_per_decision": tokens / len(mode_rows),
                 "forward_calls_per_decision": sum(r["forward_calls"] for r in mode_rows) / len(mode_rows),
@@ -318,30 +372,48 @@ def print_table(summary: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=150)
     for workload, data in summary.items():
         table = Table(
             title=(
-                f"{workload}: prefill {data['prefill_s_median'] * 1000:.0f} ms, "
-                f"model step {data['plain_ms_per_model_step_after_prefill']:.0f} ms, "
+                f"{workload}: prefill {data['prefill_s_median'] * 1000:.0f} ms "
+                f"({data['prefill_share_of_plain_latency']:.0%} of plain), "
+                f"model step {data['model_step_ms_median']:.0f} ms, "
                 f"grammar {data['mask_ms_per_model_step']:.2f} ms/step ({data['mask_overhead_pct']:.1f}%)"
             )
         )
-        for col in ("mode", "latency p50", "speedup", "tok/s", "decode tok/s", "calls", "accept", "= plain", "agree"):
+        for col in (
+            "mode",
+            "latency p50",
+            "cpu p50",
+            "speedup",
+            "tok/s",
+            "tokens",
+            "calls",
+            "accept",
+            "= plain",
+            "agree",
+        ):
             table.add_column(col, justify="left" if col == "mode" else "right")
         for name, m in data["modes"].items():
             table.add_row(
                 name,
                 f"{m['latency_s_median'] * 1000:.0f} ms",
+                f"{m['cpu_s_median'] * 1000:.0f} ms",
                 f"{m['speedup_vs_plain']:.2f}x",
                 f"{m['tokens_per_s']:.1f}",
-                f"{m['decode_tokens_per_s']:.1f}",
+                f"{m['tokens_per_decision']:.1f}",
                 f"{m['forward_calls_per_decision']:.1f}",
                 "" if m["acceptance_rate"] is None else f"{m['acceptance_rate']:.0%}",
                 m["same_text_as_plain"],
                 "" if m["mean_agreement"] is None else f"{m['mean_agreement']:.2f}",
             )
         console.print(table)
+        costs = data["forward_ms_by_tokens_fed"]
+        console.print(
+            "one cached forward pass feeding n tokens: "
+            + ", ".join(f"n={n}: {ms:.0f} ms ({ms / costs[1]:.1f}x)" for n, ms in costs.items())
+        )
 
 
 if __name__ == "__main__":

@@ -40,9 +40,10 @@ def reference(default_model):
     return build_reference(default_model._decoder, ids, action_grammar(candidates()))
 
 
-@pytest.fixture
+@pytest.fixture(scope="module", autouse=True)
 def one_thread():
-    """The cached-table samplers push tiny tensors: on a busy 2-core machine a thread pool only adds waiting."""
+    """One torch thread for this module: the samplers push tiny tensors, and on the shared
+    2-core machine a second thread mostly waits (measured 5-20x slower under load)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -83,7 +84,7 @@ def test_the_two_exact_distributions_differ(reference):
 
 
 @pytest.mark.slow
-def test_many_particles_approach_the_grammar_conditioned_distribution(default_model, reference, one_thread):
+def test_many_particles_approach_the_grammar_conditioned_distribution(default_model, reference):
     """Resampling whenever the unfinished particles' weights differ at all (ESS < 0.999 N),
     so the resampling path is part of what is checked."""
     estimate, resamples = smc_estimate(default_model, reference, runs=20, particles=100, ess_fraction=0.999)
@@ -95,14 +96,14 @@ def test_many_particles_approach_the_grammar_conditioned_distribution(default_mo
 
 
 @pytest.mark.slow
-def test_without_resampling_it_is_plain_importance_sampling_and_still_unbiased(default_model, reference, one_thread):
+def test_without_resampling_it_is_plain_importance_sampling_and_still_unbiased(default_model, reference):
     estimate, resamples = smc_estimate(default_model, reference, runs=20, particles=100, ess_fraction=0.0, seed=1)
     assert resamples == 0
     assert total_variation(estimate, reference.exact.conditioned) < 0.06
 
 
 @pytest.mark.slow
-def test_one_particle_is_plain_masked_sampling(default_model, reference, one_thread):
+def test_one_particle_is_plain_masked_sampling(default_model, reference):
     """With N = 1 the weights have nothing to act on: the outputs follow the masked distribution."""
     from collections import Counter
 

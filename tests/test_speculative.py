@@ -91,9 +91,10 @@ def reference(default_model):
     return build_reference(default_model._decoder, ids, action_grammar(candidates), draft_layers=4)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module", autouse=True)
 def one_thread():
-    """The cached-table sampler pushes tiny tensors: on a busy 2-core machine a thread pool only adds waiting."""
+    """One torch thread for this module: the samplers push tiny tensors, and on the shared
+    2-core machine a second thread mostly waits (measured 5-20x slower under load)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -107,7 +108,8 @@ def sample_many(model, reference, n: int, *, k: int, acceptance=chen_acceptance,
     generator = torch.Generator().manual_seed(seed)
     if draft == "lookup":
         prompt = chat_prompt(model, TASK, enumerable_candidates())
-        drafter = PromptLookup(prompt, model._encode, decoder.ll_tokenizer.decode_str, decoder.vocab_size)
+        # min_chars=1: propose on the flimsiest match, so proposals are frequent and often wrong
+        drafter = PromptLookup(prompt, model._encode, decoder.ll_tokenizer.decode_str, decoder.vocab_size, min_chars=1)
     else:
         drafter = TableSource(reference.draft, decoder.vocab_size)
     counts: dict[str, int] = {}
@@ -140,7 +142,7 @@ def test_the_reference_language_is_a_few_dozen_strings(reference):
 
 
 @pytest.mark.parametrize(("draft", "k"), [("self", 1), ("self", 3), ("lookup", 4)])
-def test_speculative_samples_have_plain_decodings_exact_distribution(default_model, reference, one_thread, draft, k):
+def test_speculative_samples_have_plain_decodings_exact_distribution(default_model, reference, draft, k):
     """A 4-layer self-draft (a poor one: rejections and residual resampling are frequent) and
     the one-hot prompt-lookup draft (proposals from the prompt text, give-ups where it has none)."""
     n = 3000
@@ -152,14 +154,14 @@ def test_speculative_samples_have_plain_decodings_exact_distribution(default_mod
     assert 0.0 < acceptance_rate < 1.0  # rejections and residual resampling both happened
 
 
-def test_a_broken_acceptance_rule_fails_the_same_test(default_model, reference, one_thread):
+def test_a_broken_acceptance_rule_fails_the_same_test(default_model, reference):
     """Keeping every drafted token samples the draft's distribution, not the target's."""
     n = 3000
     counts, _ = sample_many(default_model, reference, n, k=3, acceptance=lambda q, p: 1.0, seed=3)
     assert chi_square_pvalue(counts, reference.exact.masked, n) < 1e-6
 
 
-def test_a_subtly_broken_acceptance_rule_fails_too(default_model, reference, one_thread):
+def test_a_subtly_broken_acceptance_rule_fails_too(default_model, reference):
     """min(1, sqrt(q/p)) keeps too many drafts where the draft is overconfident."""
     n = 3000
     counts, _ = sample_many(default_model, reference, n, k=3, acceptance=lambda q, p: min(1.0, (q / p) ** 0.5), seed=3)
@@ -237,17 +239,26 @@ def test_the_model_in_speculative_mode_decides_like_plain_mode(default_model):
 
 
 def test_end_to_end_samples_through_the_real_model_follow_the_exact_distribution(default_model, reference):
-    """A smaller run with real forward passes (KV caches, cropping, the self-draft's shared cache)."""
+    """A smaller run with real forward passes (KV caches, cropping, the self-draft's shared cache).
+    Too few samples for chi-square: a z-test on their mean log-probability under the exact
+    distribution (its expectation is minus the entropy)."""
+    import math
+
     spec = default_model.with_decoding("speculative", draft_layers=4, draft_k=3)
     candidates = enumerable_candidates()
     prompt = chat_prompt(default_model, TASK, candidates)
-    n = 10
-    counts: dict[str, int] = {}
+    exact = reference.exact.masked
+    n = 12
+    logps = []
     for seed in range(n):
         text = spec.generate(prompt, action_grammar(candidates), temperature=1.0, seed=seed).text
-        counts[text] = counts.get(text, 0) + 1
-    assert set(counts) <= set(reference.exact.masked)
-    assert chi_square_pvalue(counts, reference.exact.masked, n) > 0.001
+        assert text in exact
+        logps.append(math.log(exact[text]))
+    mean = sum(p * math.log(p) for p in exact.values() if p > 0)  # minus the entropy
+    var = sum(p * (math.log(p) - mean) ** 2 for p in exact.values() if p > 0)
+    z = (sum(logps) / n - mean) / math.sqrt(var / n)
+    assert abs(z) < 4, (z, logps)
+    assert len(set(logps)) > 1  # it samples
 
 
 def test_a_separate_draft_model_with_the_same_tokenizer_is_always_accepted_greedily(default_model):

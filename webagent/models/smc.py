@@ -7,9 +7,10 @@ allowed continuations carry little probability is over-sampled. Each particle
 here is such a masked sample, weighted by what the masking threw away: the
 allowed mass Z_t at every choice, the model's own probability of every token
 the grammar forced, and of ending (EOS) where the grammar is complete. The
-weighted particles target P(output | output in grammar); they are resampled
-(systematic) when the effective sample size drops below a fraction of N. All
-particles extend in one batched forward pass over a shared prompt cache.
+weighted particles target P(output | output in grammar); the unfinished ones
+are resampled (systematic) when their effective sample size drops below a
+fraction of their number. All particles extend in one batched forward pass
+over a shared prompt cache.
 
 The result is the string with the most (temperature 0) or a weight-sampled
 share (temperature > 0) of the particles' weight; that share is the particles'

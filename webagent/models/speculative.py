@@ -190,17 +190,20 @@ class PromptLookup:
     decoding. It pays off where the output copies the prompt (typed values, extracted
     fields) and costs next to nothing elsewhere."""
 
-    def __init__(self, prompt: str, encode, decode, vocab_size: int, *, max_chars: int = 24) -> None:
+    def __init__(
+        self, prompt: str, encode, decode, vocab_size: int, *, max_chars: int = 24, min_chars: int = 3
+    ) -> None:
         self.prompt = prompt
         self.encode = encode  # text -> token ids, no special tokens
         self.decode = decode  # token ids -> text
         self.vocab_size = vocab_size
         self.max_chars = max_chars
+        self.min_chars = min_chars  # a shorter match is no evidence: propose nothing, feed nothing extra
         self.calls = 0
 
     def propose(self, seq: list[int]) -> int | None:
         out = self.decode(list(seq))
-        for n in range(min(self.max_chars, len(out)), 0, -1):
+        for n in range(min(self.max_chars, len(out)), self.min_chars - 1, -1):
             at = self.prompt.rfind(out[-n:])
             if at >= 0:
                 following = self.prompt[at + n : at + n + 32]
