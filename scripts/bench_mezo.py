@@ -111,6 +111,7 @@ def run_set(base, tokenizer, train, held, spec, lr, *, eps, budget_s, batch_size
         "holdout_nll_after": held_after,
         "holdout_drop": held_before - held_after,
         "holdout_drop_per_s": (held_before - held_after) / step_s,
+        "load_average": os.getloadavg()[0],
         "train_loss_before": train_before,
         "train_loss_after": train_after,
     }
@@ -125,8 +126,8 @@ def compare_sets(args, base, tokenizer, train, held) -> list[dict]:
     held_before = Objective(base, tokenizer, held, batch_size=args.batch_size).nll()
     print(f"base: held-out NLL {held_before:.4f}", flush=True)
     rows = []
-    runs = [(spec, lr, "mezo") for spec in args.specs for lr in LR_GRID.get(spec, [args.lr])]
-    if DEFAULT_PARAM_SET in args.specs:
+    runs = [(spec, lr, "mezo") for spec in args.specs for lr in (args.lrs or LR_GRID.get(spec, [args.lr]))]
+    if DEFAULT_PARAM_SET in args.specs and not args.lrs:
         runs.append((DEFAULT_PARAM_SET, DEFAULT_LR["backprop"], "backprop"))
     caches: dict[str, dict] = {}
     for spec, lr, method in runs:
@@ -283,11 +284,14 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--eps", type=float, default=1e-3)
     parser.add_argument("--lr", type=float, default=1e-4, help="for a set without a grid")
+    parser.add_argument("--lrs", default="", help="comma-separated learning rates instead of the grids")
     parser.add_argument("--skip-sets", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "results" / "mezo_bench.json"))
     args = parser.parse_args()
     args.specs = [s for s in args.specs.split(",") if s]
     args.memory_specs = [s for s in args.memory_specs.split(",") if s]
+    args.lrs = [float(x) for x in args.lrs.split(",") if x]
 
     from webagent.models.loading import load
     from webagent.models.transformers_lm import TransformersModel
@@ -304,8 +308,9 @@ def main() -> None:
         "examples": {"train": len(train), "held_out": len(held)},
         "load_average_at_start": os.getloadavg(),
     }
-    print("\n== memory and time of one step (batch of", args.batch_size, "steps) ==", flush=True)
-    result["memory"] = memory_and_time(args, train[: args.batch_size])
+    if not args.skip_memory:
+        print("\n== memory and time of one step (batch of", args.batch_size, "steps) ==", flush=True)
+        result["memory"] = memory_and_time(args, train[: args.batch_size])
     if not args.skip_sets:
         print(f"\n== parameter sets, {args.budget_s:g} s of steps each ==", flush=True)
         result["param_sets"] = compare_sets(args, base, tokenizer, train, held)
