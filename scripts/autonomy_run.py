@@ -21,14 +21,13 @@ import json
 import statistics
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from webagent.autonomy import AutoApprover, AutonomySettings  # noqa: E402
 from webagent.calibration import clopper_pearson_upper  # noqa: E402
 from webagent.errors import WebAgentError  # noqa: E402
+from webagent.settings import AutonomySettings  # noqa: E402
 from webagent.store import Store  # noqa: E402
 from webagent.supervision import oracle_supervisor  # noqa: E402
 
@@ -127,24 +126,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results/autonomy"))
     args = parser.parse_args()
 
-    from webagent.agent import AgentConfig
+    from webagent.assembly import assemble
     from webagent.browser.session import BrowserSession
-    from webagent.critic import Critic, CriticConfig, CriticPolicy
     from webagent.envs.miniwob import MiniWoBEnv, MiniWoBServer
     from webagent.envs.oracles import ORACLES
-    from webagent.learning.driver import LearnSettings, build_parts
+    from webagent.settings import AgentSettings, CriticSettings, LoopSettings
 
     db = args.out.with_suffix(".db")
     for stale in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
         stale.unlink(missing_ok=True)
     store = Store(db)
-    settings = LearnSettings(episodes=args.episodes, memory=True, tune="none", seed=args.seed, max_steps=args.max_steps)
-    parts = build_parts(settings, store)
-    agent = parts.agent
-    agent.config = AgentConfig(top_k=settings.top_k, max_steps=args.max_steps)
-    lm = agent.policy.model
-    if args.critic:
-        agent.policy = CriticPolicy(agent.policy, Critic(lm, CriticConfig(weight=args.critic_weight)))
     log: list[dict] = []
     oracle = ORACLES[args.task]
 
@@ -166,16 +157,16 @@ def main() -> None:
         )
 
     autonomy = AutonomySettings(enabled=True, alpha=args.alpha, delta=args.delta, min_samples=args.min_samples)
-    approver = AutoApprover(Recording(oracle_supervisor(args.task), log), store, autonomy, on_auto=shadow)
-    agent.supervisor = approver
-    run_id = store.start_run(
-        command=f"autonomy_run {args.task}",
-        policy=agent.policy.name,
-        model=lm.name,
-        model_version=lm.version,
+    settings = AgentSettings(
+        critic=CriticSettings(enabled=args.critic, weight=args.critic_weight),
+        autonomy=autonomy,
+        loop=LoopSettings(max_steps=args.max_steps),
         seed=args.seed,
-        config={"args": {k: str(v) for k, v in vars(args).items()}, "autonomy": asdict(autonomy)},
     )
+    supervisor = Recording(oracle_supervisor(args.task), log)
+    parts = assemble(settings, store, supervisor=supervisor, on_auto=shadow)
+    approver, agent = parts.approver, parts.agent()
+    run_id = parts.start_run(f"autonomy_run {args.task}", args={k: str(v) for k, v in vars(args).items()})
     rows = []
     started = time.time()
     print(f"{args.task}: {args.episodes} episodes, α={args.alpha} δ={args.delta}, critic={args.critic}", flush=True)
@@ -266,7 +257,7 @@ def main() -> None:
     )
     print(f"AUROC for agreement: {summary['auroc']}")
     results = {
-        "settings": {**{k: str(v) for k, v in vars(args).items()}, "task": args.task, "model": lm.version},
+        "settings": {**{k: str(v) for k, v in vars(args).items()}, "task": args.task, "model": parts.policy.version},
         "summary": summary,
         "blocks": blocks,
         "episodes": rows,

@@ -17,21 +17,23 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from webagent.agent import Agent, AgentConfig
+from webagent.assembly import assemble
 from webagent.browser.session import BrowserSession
-from webagent.build import make_policy, make_ranker
+from webagent.candidates import HybridRanker
+from webagent.embeddings import Embedder
 from webagent.envs.miniwob import MiniWoBEnv, MiniWoBServer, read_tasks_file
 from webagent.envs.oracles import ORACLES
 from webagent.errors import WebAgentError
-from webagent.policy import FunctionPolicy
+from webagent.policy import BasePolicy, FunctionPolicy
 from webagent.runs import episode_row, summarize
+from webagent.settings import AgentSettings, LoopSettings, MemorySettings, ModelSettings
 from webagent.store import Store
 
 DEV_TASKS = Path(__file__).resolve().parents[2] / "shared" / "miniwob" / "dev_tasks.txt"
 RECALL_KS = (1, 5, 10)
 
 
-class RecallProbe:
+class RecallProbe(BasePolicy):
     """Wraps the oracle: before each oracle action, where does the ranker put its element?"""
 
     def __init__(self, oracle_policy, ranker) -> None:
@@ -50,24 +52,25 @@ class RecallProbe:
 def run_policy(name, tasks, episodes, args, session, server, ranker, store, console) -> dict:
     per_task: dict[str, list[dict]] = {}
     recalls: dict[str, list[int | None]] = {}
-    policy = make_policy(name, model=args.model) if name != "oracle" else None
-    run_id = store.start_run(
-        command="baselines",
-        policy=name,
-        model=args.model if name == "model" else "",
-        model_version=getattr(getattr(policy, "model", None), "version", name),
-        seed=0,
-        config=vars(args) | {"tasks_file": str(args.tasks_file)},
+    # the untuned parts: no memory, base weights
+    settings = AgentSettings(
+        policy="model" if name == "oracle" else name,
+        model=ModelSettings(name=args.model, version="base"),
+        memory=MemorySettings(enabled=False),
+        loop=LoopSettings(top_k=args.top_k, max_steps=args.max_steps),
+    )
+    parts = None if name == "oracle" else assemble(settings, store, ranker=ranker)
+    run_id = (parts or assemble(settings, store, ranker=ranker, policy=FunctionPolicy("oracle", None))).start_run(
+        "baselines", args=vars(args) | {"tasks_file": str(args.tasks_file)}
     )
     for task in tasks:
         if name == "oracle":
             if task not in ORACLES:
                 continue
             probe = RecallProbe(FunctionPolicy("oracle", ORACLES[task]), ranker)
-            agent_policy = probe
+            agent = assemble(settings, store, ranker=ranker, policy=probe).agent()
         else:
-            agent_policy = policy
-        agent = Agent(ranker, agent_policy, store, AgentConfig(top_k=args.top_k, max_steps=args.max_steps))
+            agent = parts.agent()
         env = MiniWoBEnv(session, server, task)
         rows = []
         started = time.perf_counter()
@@ -110,7 +113,7 @@ def main() -> int:
     console = Console()
     tasks = read_tasks_file(args.tasks_file)
     store = Store(args.db)
-    ranker = make_ranker()
+    ranker = HybridRanker(Embedder())
     results: dict = {"settings": {k: str(v) for k, v in vars(args).items()}, "policies": {}}
     with BrowserSession() as session, MiniWoBServer() as server:
         for name in args.policies.split(","):

@@ -57,13 +57,21 @@ def main() -> int:
         steps = latencies_from_store(args.from_db)
     else:
         from webagent.envs.miniwob import read_tasks_file
-        from webagent.runs import RunSettings, run_miniwob
+        from webagent.progress import RichReporter
+        from webagent.runs import run_miniwob
+        from webagent.settings import AgentSettings, LoopSettings, ModelSettings
         from webagent.store import Store
 
         store = Store(args.db)
-        settings = RunSettings(policy="model", model=args.model, max_steps=args.max_steps, seed=1000)
+        settings = AgentSettings(
+            model=ModelSettings(name=args.model), loop=LoopSettings(max_steps=args.max_steps), seed=1000
+        )
         result = run_miniwob(
-            read_tasks_file(args.tasks_file), settings, episodes=args.episodes, store=store, console=console
+            read_tasks_file(args.tasks_file),
+            settings,
+            episodes=args.episodes,
+            store=store,
+            reporter=RichReporter(console),
         )
         steps = latencies_from_store(args.db, result["run_id"])
 

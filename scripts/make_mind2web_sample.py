@@ -22,13 +22,15 @@ from pathlib import Path
 
 from rich.console import Console
 
-from webagent.agent import Agent, AgentConfig
+from webagent.assembly import assemble
 from webagent.browser.session import BrowserSession
-from webagent.build import make_ranker
+from webagent.candidates import HybridRanker
+from webagent.embeddings import Embedder
 from webagent.envs.miniwob import MiniWoBEnv, MiniWoBServer
 from webagent.envs.oracles import ORACLES
 from webagent.mind2web.export import episode_task, write_split
 from webagent.policy import FunctionPolicy
+from webagent.settings import AgentSettings, LoopSettings, MemorySettings
 from webagent.store import Store
 
 # No task with a password: typed passwords are stored masked, so their gold value would be "••••••••".
@@ -46,7 +48,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("datasets/mind2web_sample"))
     args = parser.parse_args()
     console = Console()
-    ranker = make_ranker()
+    ranker = HybridRanker(Embedder())
+    settings = AgentSettings(memory=MemorySettings(enabled=False), loop=LoopSettings(top_k=10_000))
     with tempfile.TemporaryDirectory() as tmp, BrowserSession() as session, MiniWoBServer() as server:
         store = Store(Path(tmp) / "sample.db")
         run_id = store.start_run(
@@ -55,7 +58,8 @@ def main() -> int:
         episodes: dict[str, list[int]] = {}
         for split, (cases, _) in SPLITS.items():
             for task, seed in cases:
-                agent = Agent(ranker, FunctionPolicy("oracle", ORACLES[task]), store, AgentConfig(top_k=10_000))
+                oracle = FunctionPolicy("oracle", ORACLES[task])
+                agent = assemble(settings, store, ranker=ranker, policy=oracle).agent()
                 env = MiniWoBEnv(session, server, task)
                 env.reset(seed)
                 result = agent.run_episode(env, run_id=run_id, task=task, seed=seed)

@@ -6,11 +6,12 @@ test runs the real default model end to end.
 
 import pytest
 
-from webagent.agent import Agent, AgentConfig
+from webagent.assembly import assemble
 from webagent.candidates import HybridRanker
 from webagent.envs.miniwob import MiniWoBEnv
 from webagent.models.fake import ScriptedModel
 from webagent.policy import ModelPolicy
+from webagent.settings import AgentSettings, LoopSettings, MemorySettings
 
 
 @pytest.fixture
@@ -20,8 +21,13 @@ def click_button(browser, miniwob_server):
     return env
 
 
+def _build(store, policy, embedder, **loop):
+    settings = AgentSettings(memory=MemorySettings(enabled=False), loop=LoopSettings(**loop))
+    return assemble(settings, store, ranker=HybridRanker(embedder), policy=policy).agent()
+
+
 def _run(store, env, policy, embedder, **config):
-    agent = Agent(HybridRanker(embedder), policy, store, AgentConfig(**config))
+    agent = _build(store, policy, embedder, **config)
     run = store.start_run(command="test", policy=policy.name, model="", model_version="", seed=0, config={})
     return agent.run_episode(env, run_id=run, task=env.task, seed=0)
 
@@ -88,7 +94,7 @@ def test_default_model_completes_an_episode_end_to_end(store, browser, miniwob_s
     rewards = []
     for seed in range(5):
         env.reset(seed)
-        agent = Agent(HybridRanker(embedder), policy, store, AgentConfig(top_k=5, max_steps=4))
+        agent = _build(store, policy, embedder, top_k=5, max_steps=4)
         run = store.start_run(
             command="test",
             policy="model",

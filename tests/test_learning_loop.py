@@ -9,25 +9,27 @@ import textwrap
 import pytest
 
 from webagent.actions import Action, action_grammar, parse_action
-from webagent.agent import Agent, AgentConfig
+from webagent.assembly import assemble
 from webagent.candidates import HybridRanker
 from webagent.envs.miniwob import MiniWoBEnv
 from webagent.envs.oracles import ORACLES
-from webagent.feedback import Learner
 from webagent.memory import Exemplar, ExemplarMemory
 from webagent.models.fake import ScriptedModel
 from webagent.policy import ModelPolicy, instruction_spans
+from webagent.settings import AgentSettings, LoopSettings, MemorySettings
 from webagent.store import Store
 from webagent.supervision import REJECT, OracleSupervisor, RewardSupervisor, Verdict
 
 
 def _agent(store, embedder, policy, supervisor, memory=None):
-    learner = Learner(store, memory)
-    return Agent(HybridRanker(embedder), policy, store, AgentConfig(top_k=10), supervisor=supervisor, learner=learner)
+    settings = AgentSettings(memory=MemorySettings(enabled=memory is not None), loop=LoopSettings(top_k=10))
+    parts = assemble(settings, store, ranker=HybridRanker(embedder), policy=policy, supervisor=supervisor, memory=memory)
+    return parts.agent()
 
 
 def _run(agent, env, seed):
-    run = agent.store.start_run(command="test", policy="p", model="", model_version="", seed=seed, config={})
+    store = agent.observers[0].store  # the recorder's
+    run = store.start_run(command="test", policy="p", model="", model_version="", seed=seed, config={})
     env.reset(seed)
     return agent.run_episode(env, run_id=run, task=env.task, seed=seed)
 
@@ -139,23 +141,22 @@ def test_feedback_survives_a_crash_mid_episode(tmp_path, miniwob_server):
     script = textwrap.dedent(
         f"""
         import os
-        from webagent.agent import Agent, AgentConfig
+        from webagent.assembly import assemble
         from webagent.browser.session import BrowserSession
         from webagent.candidates import HybridRanker
         from webagent.embeddings import Embedder
         from webagent.envs.miniwob import MiniWoBEnv, MiniWoBServer
         from webagent.envs.oracles import ORACLES
-        from webagent.feedback import Learner
-        from webagent.memory import ExemplarMemory
         from webagent.policy import FunctionPolicy
+        from webagent.settings import AgentSettings
         from webagent.store import Store
         from webagent.supervision import OracleSupervisor
 
         store, embedder = Store({str(db)!r}), Embedder()
-        learner = Learner(store, ExemplarMemory(store, embedder))
         oracle = ORACLES["login-user"]
-        agent = Agent(HybridRanker(embedder), FunctionPolicy("oracle", oracle), store, AgentConfig(),
-                      supervisor=OracleSupervisor(oracle), learner=learner)
+        parts = assemble(AgentSettings(), store, ranker=HybridRanker(embedder), policy=FunctionPolicy("oracle", oracle),
+                         supervisor=OracleSupervisor(oracle))
+        agent = parts.agent()
         with BrowserSession() as session, MiniWoBServer() as server:
             env = MiniWoBEnv(session, server, "login-user")
             env.reset(0)

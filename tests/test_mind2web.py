@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from webagent.actions import parse_action
-from webagent.agent import Agent, AgentConfig
+from webagent.assembly import assemble
 from webagent.browser.observation import Observation
 from webagent.candidates import HybridRanker
 from webagent.envs.miniwob import MiniWoBEnv
@@ -25,6 +25,7 @@ from webagent.mind2web.loader import iter_tasks, load_ranks, parse_task, split_f
 from webagent.mind2web.metrics import StepScore, aggregate, op_f1, score_step
 from webagent.mind2web.replay import GoldPolicy, Replayer, candidate_pool, memory_from_tasks, rank_step, run_replay
 from webagent.policy import FunctionPolicy, retrieval_query
+from webagent.settings import AgentSettings, LoopSettings, MemorySettings
 
 SAMPLE = Path(__file__).resolve().parents[1] / "datasets" / "mind2web_sample"
 
@@ -262,7 +263,8 @@ def _oracle_episodes(browser, miniwob_server, store, embedder, cases):
     ranker = HybridRanker(embedder)
     run_id = store.start_run(command="test", policy="oracle", model="", model_version="", seed=0, config={})
     for task, seed in cases:
-        agent = Agent(ranker, FunctionPolicy("oracle", ORACLES[task]), store, AgentConfig(top_k=10_000))
+        settings = AgentSettings(memory=MemorySettings(enabled=False), loop=LoopSettings(top_k=10_000))
+        agent = assemble(settings, store, ranker=ranker, policy=FunctionPolicy("oracle", ORACLES[task])).agent()
         env = MiniWoBEnv(browser, miniwob_server, task)
         env.reset(seed)
         assert agent.run_episode(env, run_id=run_id, task=task, seed=seed).outcome == "success"
@@ -360,8 +362,8 @@ def test_memory_from_the_training_split_recalls_the_same_kind_of_task(embedder):
 
 
 def test_memory_needs_a_model_policy(store):
-    with pytest.raises(WebAgentError, match="--memory needs a policy with a memory"):
-        run_replay(SAMPLE, ["test_task"], store=store, policy_name="oracle", memory_path=SAMPLE)
+    with pytest.raises(WebAgentError, match="--memory needs the model policy"):
+        run_replay(SAMPLE, ["test_task"], store=store, settings=AgentSettings(), gold=True, memory_path=SAMPLE)
 
 
 @pytest.mark.slow

@@ -32,11 +32,11 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def panel(tmp_path_factory, default_model):
     from ui.app import launch
-    from ui.worker import WorkerSettings
+    from ui.worker import panel_settings
 
     store = Store(tmp_path_factory.mktemp("panel") / "panel.db")
     port = free_port()
-    settings = WorkerSettings(max_steps=4, autonomy=AutonomySettings(enabled=False, min_samples=30))
+    settings = panel_settings(max_steps=4, autonomy=AutonomySettings(enabled=False, min_samples=30))
     app, worker = launch(
         store, settings, port=port, model=default_model, block=False, tasks=["enter-text", "click-button"]
     )

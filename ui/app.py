@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ui import render
-from ui.worker import SessionRequest, SessionWorker, WorkerSettings, WorkerState, export_episodes, load_history
+from ui.worker import SessionRequest, SessionWorker, WorkerState, export_episodes, load_history
 from webagent.errors import WebAgentError
+from webagent.settings import AgentSettings
 from webagent.store import Store
 from webagent.supervision import CONFIRM, REJECT, Verdict
 
@@ -382,7 +383,7 @@ def build_app(worker: SessionWorker, *, tasks: list[str] | None = None):
 
 def launch(
     store: Store,
-    settings: WorkerSettings | None = None,
+    settings: AgentSettings | None = None,
     *,
     host: str = "127.0.0.1",
     port: int = 7860,

@@ -32,17 +32,7 @@ def action_target(action: str | None) -> str | None:
 def proposal_view(proposal, *, auto: bool | None = None) -> dict[str, Any]:
     """A live `webagent.supervision.Proposal` as a step view."""
     decision = proposal.decision
-    candidates = [
-        {
-            "id": c.id,
-            "score": round(c.score, 4),
-            "lexical": round(c.lexical, 4),
-            "semantic": round(c.semantic, 4),
-            "text": c.element.describe(),
-            "box": [round(v, 1) for v in c.element.box],
-        }
-        for c in proposal.candidates
-    ]
+    candidates = [c.row() for c in proposal.candidates]
     return {
         "idx": proposal.index,
         "task": proposal.task,

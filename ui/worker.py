@@ -22,14 +22,24 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ui.render import proposal_view
 from webagent.actions import VERBS, Action
-from webagent.autonomy import AutoApprover, AutonomySettings
+from webagent.autonomy import AutoApprover
 from webagent.errors import ActionError, WebAgentError
+from webagent.kinds import Source, SupervisorKind
+from webagent.settings import (
+    AgentSettings,
+    AutonomySettings,
+    CriticSettings,
+    LoopSettings,
+    MemorySettings,
+    ModelSettings,
+    TunerSettings,
+)
 from webagent.store import Store
 from webagent.supervision import STOP, Proposal, Verdict
 
@@ -64,17 +74,30 @@ class SessionRequest:
             raise WebAgentError(f"episodes must be at least 1, not {self.episodes}")
 
 
-@dataclass(frozen=True)
-class WorkerSettings:
-    model: str = "default"
-    tune: str = "none"  # none | mezo | backprop (the online tuner)
-    memory: bool = True
-    critic: bool = True
-    critic_weight: float = 0.5
-    top_k: int = 10
-    max_steps: int = 12
-    headless: bool = True
-    autonomy: AutonomySettings = field(default_factory=AutonomySettings)
+def panel_settings(
+    *,
+    model: str = "default",
+    tune: str = "none",
+    memory: bool = True,
+    critic: bool = True,
+    critic_weight: float = 0.5,
+    top_k: int = 10,
+    max_steps: int = 12,
+    headless: bool = True,
+    decoding: str = "plain",
+    autonomy: AutonomySettings | None = None,
+) -> AgentSettings:
+    """The panel's agent settings: a person supervises, the critic on, a screenshot per step."""
+    return AgentSettings(
+        model=ModelSettings(name=model, decoding=decoding),
+        memory=MemorySettings(enabled=memory),
+        critic=CriticSettings(enabled=critic, weight=critic_weight),
+        tuner=TunerSettings(method=tune),
+        supervisor=SupervisorKind.PERSON,
+        autonomy=autonomy or AutonomySettings(),
+        loop=LoopSettings(top_k=top_k, max_steps=max_steps, screenshots=True),
+        headless=headless,
+    )
 
 
 @dataclass(frozen=True)
@@ -95,7 +118,7 @@ class WorkerState:
 class PersonSupervisor:
     """The person at the panel: `review` blocks until `answer` is called for that proposal."""
 
-    name = "person"
+    name = Source.PERSON
 
     def __init__(self, on_pending: Callable[[int, Proposal | None], None]) -> None:
         self._on_pending = on_pending
@@ -119,7 +142,7 @@ class PersonSupervisor:
             verdict = self._answer if self._answer is not None else STOP
             self._pending, self._answer = None, None
         self._on_pending(0, None)
-        return verdict
+        return verdict.by(self.name)
 
     def review_episode(self, actions, reward):
         return [None] * len(actions)
@@ -170,9 +193,9 @@ def correction(proposal: Proposal, element_id: str, verb: str, text: str | None)
 class SessionWorker:
     """Owns the browser, the model and the agent; runs one session at a time."""
 
-    def __init__(self, store: Store, settings: WorkerSettings | None = None, *, model=None) -> None:
+    def __init__(self, store: Store, settings: AgentSettings | None = None, *, model=None) -> None:
         self.store = store
-        self.settings = settings or WorkerSettings()
+        self.settings = settings or panel_settings()
         self._model = model  # a loaded LanguageModel to use instead of loading settings.model
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -190,9 +213,9 @@ class SessionWorker:
         self.person = PersonSupervisor(self._pending_changed)
         self.approver = AutoApprover(self.person, store, self.settings.autonomy, on_auto=self._auto_approved)
         self.agent = None
+        self._parts = None
         self._session = None
         self._server = None
-        self._tuner = None
         self._thread = threading.Thread(target=self._run, name="webagent-ui-worker", daemon=True)
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -218,24 +241,14 @@ class SessionWorker:
         self._thread.join(timeout=60)
 
     def _build(self) -> None:
-        from webagent.agent import AgentConfig
+        from webagent.assembly import assemble
         from webagent.browser.session import BrowserConfig, BrowserSession
-        from webagent.critic import Critic, CriticConfig, CriticPolicy
         from webagent.envs.miniwob import MiniWoBServer
-        from webagent.learning.driver import LearnSettings, build_parts
 
-        s = self.settings
-        learn = LearnSettings(memory=s.memory, tune=s.tune, model=s.model, top_k=s.top_k, max_steps=s.max_steps)
-        parts = build_parts(learn, self.store, model=self._model)
-        agent = parts.agent
-        agent.config = AgentConfig(top_k=s.top_k, max_steps=s.max_steps, screenshots=True)
-        if s.critic:
-            agent.policy = CriticPolicy(agent.policy, Critic(agent.policy.model, CriticConfig(weight=s.critic_weight)))
-        agent.supervisor = self.approver
-        self._tuner = parts.tuner
-        self._session = BrowserSession(BrowserConfig(headless=s.headless)).start()
+        self._parts = assemble(self.settings, self.store, model=self._model, supervisor=self.approver)
+        self._session = BrowserSession(BrowserConfig(headless=self.settings.headless)).start()
         self._server = MiniWoBServer().__enter__()
-        self.agent = agent
+        self.agent = self._parts.agent()
 
     # -- state ----------------------------------------------------------------------
     def _set(self, **changes) -> None:
@@ -272,9 +285,7 @@ class SessionWorker:
 
     @property
     def model_version(self) -> str:
-        policy = getattr(self.agent, "policy", None)
-        model = getattr(policy, "model", None)
-        return getattr(model, "version", "") or (getattr(policy, "name", "") if policy else "loading…")
+        return self.agent.policy.version if self.agent is not None else "loading…"
 
     def _pending_changed(self, number: int, proposal: Proposal | None) -> None:
         if proposal is None:
@@ -371,8 +382,8 @@ class SessionWorker:
                 else:
                     self._set(phase="idle", message=f"{self._message} · session over: start another")
         finally:
-            if self._tuner is not None:
-                self._tuner.close()
+            if self._parts is not None:
+                self._parts.close()
             if self._server is not None:
                 self._server.__exit__(None, None, None)
             if self._session is not None:
@@ -383,18 +394,8 @@ class SessionWorker:
         from webagent.envs.scripted import ScriptedEnv, ScriptedTask, read_task_file
 
         agent = self.agent
-        lm = getattr(agent.policy, "model", None)
-        run_id = self.store.start_run(
-            command=f"ui {request.kind}",
-            policy=agent.policy.name,
-            model=getattr(lm, "name", ""),
-            model_version=getattr(lm, "version", agent.policy.name),
-            seed=request.seed,
-            config={
-                "ui": asdict(request),
-                "worker": {**asdict(self.settings), "autonomy": asdict(self.approver.settings)},
-                "agent": asdict(agent.config),
-            },
+        run_id = self._parts.start_run(
+            f"ui {request.kind}", ui=asdict(request), autonomy_now=asdict(self.approver.settings)
         )
         self._set(run_id=run_id)
         if request.kind == "miniwob":
@@ -410,10 +411,7 @@ class SessionWorker:
             if self._cancel.is_set():
                 break
             self._set(phase="running", message=f"episode {number} of {len(episodes)}: loading {task}…")
-            if isinstance(env, MiniWoBEnv):
-                env.reset(seed)
-            else:
-                env.reset()
+            env.reset(seed)
             result = agent.run_episode(env, run_id=run_id, task=task, seed=seed, on_step=self._on_step)
             episode = self.store.episode(result.episode_id) if result.episode_id is not None else None
             reward = "–" if result.reward is None else f"{result.reward:+.2f}"

@@ -24,31 +24,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from webagent.actions import Action
 from webagent.calibration import Calibration, calibrate
-from webagent.errors import DataError
+from webagent.kinds import Source
+from webagent.settings import CALIBRATION_SOURCES, AutonomySettings
 from webagent.store import Store
 from webagent.supervision import CONFIRM, STOP, Proposal, Supervisor, Verdict
 
-AUTO = "auto"
-CALIBRATION_SOURCES = ("person", "oracle")
-
-
-@dataclass(frozen=True)
-class AutonomySettings:
-    enabled: bool = False
-    alpha: float = 0.1  # promised disagreement rate on auto-approved steps, at most
-    delta: float = 0.1  # chance the promise fails, at most
-    min_samples: int = 30  # judged steps before any threshold at all (fewer: always ask)
-    sources: tuple[str, ...] = CALIBRATION_SOURCES
-
-    def __post_init__(self) -> None:
-        if not 0 < self.alpha < 1 or not 0 < self.delta < 1:
-            raise DataError(f"alpha and delta must lie in (0, 1), not {self.alpha} and {self.delta}")
-        if self.min_samples < 1:
-            raise DataError(f"min_samples must be at least 1, not {self.min_samples}")
+AUTO = Source.AUTO
 
 
 def calibration_pairs(store: Store, sources: Sequence[str] = CALIBRATION_SOURCES) -> list[tuple[float, bool]]:
@@ -72,8 +57,7 @@ def store_calibration(store: Store, settings: AutonomySettings) -> Calibration:
 class AutoApprover:
     """A supervisor that confirms calibrated-safe steps itself and asks `inner` about the rest.
 
-    `name` is whoever gave the latest verdict ("auto" or the wrapped supervisor's
-    name): the agent reads it when it records that verdict's feedback."""
+    Its own confirmations say source "auto"; the rest carry the inner supervisor's source."""
 
     def __init__(
         self,
@@ -87,16 +71,12 @@ class AutoApprover:
         self.store = store
         self.settings = settings or AutonomySettings()
         self.on_auto = on_auto
-        self._source = inner.name
+        self.name = inner.name
         self._lock = threading.Lock()
         self._cache: tuple[tuple, Calibration] | None = None
         self.auto_approved = 0
         self.asked = 0
         self._stop = threading.Event()
-
-    @property
-    def name(self) -> str:
-        return self._source
 
     def configure(self, **changes) -> AutonomySettings:
         """Change settings (the UI's switch and sliders); takes effect at the next proposal."""
@@ -131,15 +111,12 @@ class AutoApprover:
         if self._stop.is_set():
             return STOP
         if self.would_auto_approve(proposal.decision.confidence):
-            self._source = AUTO
             self.auto_approved += 1
             if self.on_auto is not None:
                 self.on_auto(proposal, self.calibration())
-            return CONFIRM
-        self._source = self.inner.name
+            return CONFIRM.by(AUTO)
         self.asked += 1
         return self.inner.review(proposal)
 
     def review_episode(self, actions: Sequence[Action], reward: float | None) -> Sequence[Verdict | None]:
-        self._source = self.inner.name
         return self.inner.review_episode(actions, reward)

@@ -29,6 +29,17 @@ class Candidate:
     def id(self) -> str:
         return self.element.id
 
+    def row(self) -> dict:
+        """As stored in a step row and shown in the panel."""
+        return {
+            "id": self.id,
+            "score": round(self.score, 4),
+            "lexical": round(self.lexical, 4),
+            "semantic": round(self.semantic, 4),
+            "text": self.element.describe(),
+            "box": [round(v, 1) for v in self.element.box],
+        }
+
 
 class Ranker(Protocol):
     def rank(self, instruction: str, observation: Observation, history: Sequence[str], k: int) -> list[Candidate]:

@@ -31,9 +31,48 @@ DraftOpt = Annotated[
 ]
 
 
+VersionOpt = Annotated[
+    str, typer.Option("--model-version", help="active (the store's active tuned version) | base | a version number")
+]
+MemoryOpt = Annotated[bool, typer.Option(help="use (and grow) the store's exemplar memory")]
+ShotsOpt = Annotated[int, typer.Option(help="exemplars shown per decision")]
+
+
 def _fail(exc: WebAgentError) -> None:
     console.print(f"[red]error:[/red] {exc}")
     raise typer.Exit(2)
+
+
+def _settings(
+    *,
+    policy: str = "model",
+    model: str = "default",
+    model_version: str = "active",
+    decoding: str = "plain",
+    particles: int = 8,
+    draft_model: str | None = None,
+    memory: bool = True,
+    shots: int = 3,
+    top_k: int = 10,
+    max_steps: int = 12,
+    seed: int = 0,
+    headful: bool = False,
+    **layers,
+):
+    """The one settings object from the options every agent command shares (checked before anything loads)."""
+    from webagent.settings import AgentSettings, LoopSettings, MemorySettings, ModelSettings
+
+    return AgentSettings(
+        policy=policy,
+        model=ModelSettings(
+            name=model, version=model_version, decoding=decoding, particles=particles, draft_model=draft_model
+        ),
+        memory=MemorySettings(enabled=memory, shots=shots),
+        loop=LoopSettings(top_k=top_k, max_steps=max_steps, screenshots=layers.pop("screenshots", False)),
+        seed=seed,
+        headless=not headful,
+        **layers,
+    )
 
 
 def _open(db: Path | None):
@@ -58,28 +97,35 @@ def miniwob(
     decoding: DecodingOpt = "plain",
     particles: ParticlesOpt = 8,
     draft_model: DraftOpt = None,
+    model_version: VersionOpt = "active",
+    memory: MemoryOpt = True,
+    shots: ShotsOpt = 3,
 ) -> None:
     """Run the agent on MiniWoB++ tasks and report success per task."""
     from webagent.envs.miniwob import read_tasks_file
-    from webagent.runs import RunSettings, run_miniwob
+    from webagent.progress import RichReporter
+    from webagent.runs import run_miniwob
 
     try:
         tasks = list(task or []) + (read_tasks_file(tasks_file) if tasks_file else [])
         if not tasks:
             raise WebAgentError("name a task with --task or a file with --tasks-file")
-        store = _open(db)
-        settings = RunSettings(
-            policy,
-            model,
-            top_k,
-            max_steps,
-            seed,
-            headless=not headful,
+        settings = _settings(
+            policy=policy,
+            model=model,
+            model_version=model_version,
             decoding=decoding,
             particles=particles,
             draft_model=draft_model,
+            memory=memory,
+            shots=shots,
+            top_k=top_k,
+            max_steps=max_steps,
+            seed=seed,
+            headful=headful,
         )
-        results = run_miniwob(tasks, settings, episodes=episodes, store=store, console=console)
+        store = _open(db)
+        results = run_miniwob(tasks, settings, episodes=episodes, store=store, reporter=RichReporter(console))
     except WebAgentError as exc:
         _fail(exc)
     table = Table(title=f"MiniWoB++ · policy={policy} · {episodes} episodes per task")
@@ -112,10 +158,14 @@ def run(
     decoding: DecodingOpt = "plain",
     particles: ParticlesOpt = 8,
     draft_model: DraftOpt = None,
+    model_version: VersionOpt = "active",
+    memory: MemoryOpt = True,
+    shots: ShotsOpt = 3,
 ) -> None:
     """Run the agent on any site: a URL and an instruction, or a task file."""
     from webagent.envs.scripted import ScriptedTask, read_task_file
-    from webagent.runs import RunSettings, run_scripted
+    from webagent.progress import RichReporter
+    from webagent.runs import run_scripted
 
     try:
         if task_file:
@@ -124,19 +174,22 @@ def run(
             tasks = [ScriptedTask(url=url, instruction=task, until_text=until_text, name=url)]
         else:
             raise WebAgentError("give --url and --task, or --task-file")
-        store = _open(db)
-        settings = RunSettings(
-            policy,
-            model,
-            top_k,
-            max_steps,
-            seed,
-            headless=not headful,
+        settings = _settings(
+            policy=policy,
+            model=model,
+            model_version=model_version,
             decoding=decoding,
             particles=particles,
             draft_model=draft_model,
+            memory=memory,
+            shots=shots,
+            top_k=top_k,
+            max_steps=max_steps,
+            seed=seed,
+            headful=headful,
         )
-        results = run_scripted(tasks, settings, store=store, console=console)
+        store = _open(db)
+        results = run_scripted(tasks, settings, store=store, reporter=RichReporter(console))
     except WebAgentError as exc:
         _fail(exc)
     console.print(f"stored in {store.path} (run {results['run_id']})")
@@ -196,26 +249,36 @@ def ui(
     max_steps: StepsOpt = 12,
     db: DbOpt = None,
     headful: HeadfulOpt = False,
+    decoding: DecodingOpt = "plain",
+    particles: ParticlesOpt = 8,
+    draft_model: DraftOpt = None,
+    model_version: VersionOpt = "active",
+    shots: ShotsOpt = 3,
 ) -> None:
     """The supervision panel (Gradio) on 127.0.0.1: watch, confirm, reject, correct; earn autonomy."""
-    from webagent.autonomy import AutonomySettings
+    from webagent.settings import AutonomySettings, CriticSettings, TunerSettings
 
     try:
-        store = _open(db)
-        from ui.app import launch
-        from ui.worker import WorkerSettings
-
-        settings = WorkerSettings(
+        settings = _settings(
             model=model,
-            tune=tune,
+            model_version=model_version,
+            decoding=decoding,
+            particles=particles,
+            draft_model=draft_model,
             memory=memory,
-            critic=critic,
-            critic_weight=critic_weight,
+            shots=shots,
             top_k=top_k,
             max_steps=max_steps,
-            headless=not headful,
+            headful=headful,
+            screenshots=True,
+            supervisor="person",
+            critic=CriticSettings(enabled=critic, weight=critic_weight),
+            tuner=TunerSettings(method=tune),
             autonomy=AutonomySettings(enabled=auto_approve, alpha=alpha, delta=delta, min_samples=min_samples),
         )
+        store = _open(db)
+        from ui.app import launch
+
         console.print(f"supervision panel on http://{host}:{port} (store {store.path}); Ctrl-C stops it")
         launch(store, settings, host=host, port=port)
     except WebAgentError as exc:
@@ -240,34 +303,45 @@ def learn(
     out: Annotated[Path, typer.Option(help="learning curves: OUT.json and OUT.png")] = Path("results/learn"),
     db: DbOpt = None,
     headful: HeadfulOpt = False,
+    decoding: DecodingOpt = "plain",
+    particles: ParticlesOpt = 8,
+    draft_model: DraftOpt = None,
+    model_version: VersionOpt = "active",
 ) -> None:
     """Learn from supervision on MiniWoB++ tasks; write learning curves (JSON + PNG)."""
     from webagent.envs.miniwob import read_tasks_file
-    from webagent.learning.driver import LearnSettings, learn_miniwob
+    from webagent.learning.driver import CurveSettings, learn_miniwob
     from webagent.learning.plots import plot_curves
+    from webagent.progress import RichReporter
+    from webagent.settings import TunerSettings
+    from webagent.supervision import check_oracles
 
     try:
         tasks = list(task or []) + (read_tasks_file(tasks_file) if tasks_file else [])
         if not tasks:
             raise WebAgentError("name a task with --task or a file with --tasks-file")
-        if eval_every < 1 or episodes < 0 or eval_seeds < 0:
-            raise WebAgentError("--eval-every must be ≥ 1, --episodes and --eval-seeds ≥ 0")
-        settings = LearnSettings(
-            episodes=episodes,
-            supervisor=supervisor,
-            eval_every=eval_every,
-            eval_seeds=eval_seeds,
-            memory=memory,
-            tune=tune,
-            shots=shots,
+        curve = CurveSettings(episodes=episodes, eval_every=eval_every, eval_seeds=eval_seeds)
+        if supervisor not in ("oracle", "reward"):
+            raise WebAgentError(f"unknown supervisor {supervisor!r}; choose oracle or reward")
+        if supervisor == "oracle":
+            check_oracles(tasks)
+        settings = _settings(
             model=model,
+            model_version=model_version,
+            decoding=decoding,
+            particles=particles,
+            draft_model=draft_model,
+            memory=memory,
+            shots=shots,
             top_k=top_k,
             max_steps=max_steps,
             seed=seed,
-            headless=not headful,
+            headful=headful,
+            supervisor=supervisor,
+            tuner=TunerSettings(method=tune),
         )
         store = _open(db)
-        results = learn_miniwob(tasks, settings, store=store, console=console)
+        results = learn_miniwob(tasks, settings, curve, store=store, reporter=RichReporter(console))
     except WebAgentError as exc:
         _fail(exc)
     table = Table(title=f"learning · supervisor={supervisor} · memory={memory} · tune={tune}")
@@ -305,25 +379,29 @@ def replay(
     restart: Annotated[bool, typer.Option("--restart", help="drop this evaluation's stored steps first")] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
     db: DbOpt = None,
+    model_version: VersionOpt = "active",
 ) -> None:
     """Replay Mind2Web steps headless and score them as the paper does; a re-run resumes."""
     from webagent.mind2web.replay import run_replay
+    from webagent.progress import RichReporter
 
     try:
+        gold = policy == "oracle"
+        settings = _settings(policy="model" if gold else policy, model=model, model_version=model_version, memory=False)
         store = _open(db)
         results = run_replay(
             data,
             split or ["test_task"],
             store=store,
-            policy_name=policy,
-            model=model,
+            settings=settings,
+            gold=gold,
             top_k=top_k,
             ranks_path=ranks,
             memory_path=memory,
             limit=limit,
             skip_bad=skip_bad,
             restart=restart,
-            console=console,
+            reporter=RichReporter(console),
         )
     except WebAgentError as exc:
         _fail(exc)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 from webagent.actions import Action
 from webagent.browser.observation import Observation
@@ -120,21 +120,26 @@ class Critic:
 class CriticPolicy:
     """Any policy, with the critic's opinion on each decision folded into its confidence.
 
-    Everything else (prompt, model, memory, config) is the wrapped policy's, so the
+    Everything else (prompt, model, memory, version) is the wrapped policy's, so the
     agent, the store and the learner treat it exactly as the policy itself."""
 
     def __init__(self, policy: Policy, critic: Critic) -> None:
         self.policy = policy
         self.critic = critic
+        self.name = policy.name
+        self.model = policy.model
+        self.memory = policy.memory
 
     @property
-    def name(self) -> str:
-        return self.policy.name
+    def version(self) -> str:
+        return self.policy.version
 
-    def __getattr__(self, attribute: str):
-        if attribute == "policy":  # not set yet (copying): no recursion
-            raise AttributeError(attribute)
-        return getattr(self.policy, attribute)
+    def describe(self) -> dict:
+        inner = self.policy.describe()
+        return {**inner, "critic": asdict(self.critic.config)}
+
+    def prompt(self, instruction, observation, candidates, history, exemplars=None) -> str:
+        return self.policy.prompt(instruction, observation, candidates, history, exemplars)
 
     def decide(
         self,

@@ -18,8 +18,10 @@ from typing import Any
 
 from webagent.errors import GrammarError, WebAgentError
 from webagent.feedback import Learner, Lesson
+from webagent.kinds import Source, TuneMethod, parse
 from webagent.memory import Exemplar, ExemplarMemory
 from webagent.models.base import Generation, LanguageModel
+from webagent.settings import ACTIVE_VERSION, ModelSettings
 from webagent.store import Store
 from webagent.templates import render
 
@@ -56,27 +58,28 @@ class Online:
         embedder=None,
         max_tokens: int = 256,
     ) -> None:
-        self.schema = json.loads(schema) if isinstance(schema, str) else dict(schema)
+        from webagent.assembly import load_model, make_tuner, put_version
+
+        try:
+            self.schema = json.loads(schema) if isinstance(schema, str) else dict(schema)
+        except json.JSONDecodeError as exc:
+            raise GrammarError(f"the schema is not JSON: {exc}") from None
         if not isinstance(self.schema, dict):
             raise GrammarError("the schema must be a JSON object")
         self.grammar = schema_grammar(self.schema)
-        if isinstance(model, str):
-            from webagent.models.transformers_lm import TransformersModel
-
-            model = TransformersModel(model)
-        self.model = model
+        tune = parse(TuneMethod, tune, "tuning method")
         self.store = store if store is not None else Store()
+        loaded = isinstance(model, str)
+        self.model = model = load_model(ModelSettings(name=model)) if loaded else model
         self.namespace = "online:" + hashlib.sha1(json.dumps(self.schema, sort_keys=True).encode()).hexdigest()[:12]
         self.memory = None
         if memory:
             from webagent.embeddings import Embedder
 
             self.memory = ExemplarMemory(self.store, embedder or Embedder(), namespace=self.namespace)
-        self.tuner = None
-        if tune != "none":
-            from webagent.learning.tuner import OnlineTuner, TunerConfig
-
-            self.tuner = OnlineTuner(model, self.store, TunerConfig(method=tune))
+        self.tuner = make_tuner(model, self.store, tune) if tune != TuneMethod.NONE else None
+        if loaded:  # decide with what tuning learned, as every command does
+            put_version(model, self.store, ACTIVE_VERSION, self.tuner)
         self.learner = Learner(self.store, self.memory, self.tuner)
         self.shots = shots
         self.max_tokens = max_tokens
@@ -127,7 +130,7 @@ class Online:
                 output=output,
                 prompt=last.full_prompt,
                 exemplar=exemplar,
-                source="api",
+                source=Source.API,
             )
         )
 

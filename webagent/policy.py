@@ -11,7 +11,7 @@ import random
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Protocol
 
 from webagent.actions import Action, action_grammar, parse_action, verb_descriptions
@@ -35,7 +35,32 @@ class Decision:
 
 
 class Policy(Protocol):
+    """What the loop, the store and the teacher need from a policy; `BasePolicy`
+    gives the defaults, so no caller has to probe a policy for what it has."""
+
     name: str
+    model: LanguageModel | None  # the language model deciding, if any
+    memory: object | None  # webagent.memory.ExemplarMemory whose exemplars it shows, if any
+
+    @property
+    def version(self) -> str:
+        """The model version that made a decision (the policy's name without a model)."""
+        ...
+
+    def describe(self) -> dict:
+        """Name, version and settings, for the run record."""
+        ...
+
+    def prompt(
+        self,
+        instruction: str,
+        observation: Observation,
+        candidates: Sequence[Candidate],
+        history: Sequence[Action],
+        exemplars: Sequence | None = None,
+    ) -> str:
+        """The prompt a decision on this state reads ("" for policies without one)."""
+        ...
 
     def decide(
         self,
@@ -45,6 +70,26 @@ class Policy(Protocol):
         history: Sequence[Action],
         seed: int,
     ) -> Decision: ...
+
+
+class BasePolicy:
+    """Defaults of the `Policy` interface for policies without a model or a prompt."""
+
+    name = "policy"
+    model: LanguageModel | None = None
+    memory = None
+    config = None  # a frozen dataclass of settings, when the policy has any
+
+    @property
+    def version(self) -> str:
+        return self.model.version if self.model is not None else self.name
+
+    def describe(self) -> dict:
+        config = asdict(self.config) if self.config is not None else {}
+        return {"name": self.name, "version": self.version, "config": config}
+
+    def prompt(self, instruction, observation, candidates, history, exemplars=None) -> str:
+        return ""
 
 
 @dataclass(frozen=True)
@@ -90,7 +135,7 @@ def state_text(
     )
 
 
-class ModelPolicy:
+class ModelPolicy(BasePolicy):
     """The language model picks the action through the per-step grammar, with
     the nearest confirmed exemplars from memory as demonstrations."""
 
@@ -186,7 +231,7 @@ def rule_action(element: Element, instruction: str, history: Sequence[Action]) -
     return Action("CLICK", element.id)
 
 
-class RankerTopPolicy:
+class RankerTopPolicy(BasePolicy):
     """The best-ranked candidate not acted on yet, with the value rule; while the
     instruction asks to type and still has quoted values, the best-ranked text field first."""
 
@@ -201,7 +246,7 @@ class RankerTopPolicy:
         return Decision(action=rule_action(fresh[0].element, instruction, history), confidence=1.0)
 
 
-class RandomPolicy:
+class RandomPolicy(BasePolicy):
     """A uniformly random candidate, with the value rule."""
 
     name = "random"
@@ -211,7 +256,7 @@ class RandomPolicy:
         return Decision(action=rule_action(choice.element, instruction, history), confidence=1.0 / len(candidates))
 
 
-class FunctionPolicy:
+class FunctionPolicy(BasePolicy):
     """Any function (instruction, observation, history) -> Action as a policy:
     used for the MiniWoB++ oracles, which stand in for a person."""
 

@@ -8,16 +8,15 @@ proposed step (before it runs), and what do you say about the finished episode.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from webagent.actions import Action
 from webagent.browser.observation import Observation
 from webagent.candidates import Candidate
 from webagent.errors import WebAgentError
+from webagent.kinds import Source, SupervisorKind, VerdictKind, parse
 from webagent.policy import Decision
-
-VERDICTS = ("confirm", "reject", "correct", "stop")
 
 
 @dataclass(frozen=True)
@@ -35,19 +34,25 @@ class Proposal:
 
 @dataclass(frozen=True)
 class Verdict:
-    kind: str  # confirm | reject | correct | stop
+    """What a supervisor said about one proposal, and who said it (the feedback row's source)."""
+
+    kind: VerdictKind
     action: Action | None = None  # the right action, for correct
+    source: str = ""  # person | oracle | reward | auto (webagent.kinds.Source)
 
     def __post_init__(self) -> None:
-        if self.kind not in VERDICTS:
-            raise WebAgentError(f"unknown verdict {self.kind!r}; expected one of {', '.join(VERDICTS)}")
-        if self.kind == "correct" and self.action is None:
+        object.__setattr__(self, "kind", parse(VerdictKind, self.kind, "verdict"))
+        if self.kind == VerdictKind.CORRECT and self.action is None:
             raise WebAgentError("a correction must name the right action")
 
+    def by(self, source: str) -> Verdict:
+        """This verdict, given by `source`."""
+        return replace(self, source=source)
 
-CONFIRM = Verdict("confirm")
-REJECT = Verdict("reject")
-STOP = Verdict("stop")
+
+CONFIRM = Verdict(VerdictKind.CONFIRM)
+REJECT = Verdict(VerdictKind.REJECT)
+STOP = Verdict(VerdictKind.STOP)
 
 
 class Supervisor(Protocol):
@@ -62,20 +67,36 @@ class Supervisor(Protocol):
         ...
 
 
+Oracle = Callable[[str, Observation, tuple[Action, ...]], Action]
+
+
 class OracleSupervisor:
-    """A simulated person: confirms proposals the oracle agrees with, corrects the rest."""
+    """A simulated person: confirms proposals the oracle agrees with, corrects the rest.
 
-    name = "oracle"
+    Given one oracle it judges every proposal with it; given a table of oracles
+    by task it judges each proposal with its task's oracle (`Proposal.task`), so
+    one supervisor serves a run over many tasks."""
 
-    def __init__(self, oracle: Callable[[str, Observation, tuple[Action, ...]], Action]) -> None:
-        self.oracle = oracle
+    name = Source.ORACLE
+
+    def __init__(self, oracle: Oracle | dict[str, Oracle]) -> None:
+        self.oracles = oracle if isinstance(oracle, dict) else None
+        self.oracle = None if isinstance(oracle, dict) else oracle
+
+    def _oracle(self, task: str) -> Oracle | None:
+        return self.oracle if self.oracles is None else self.oracles.get(task)
 
     def review(self, proposal: Proposal) -> Verdict | None:
+        oracle = self._oracle(proposal.task)
+        if oracle is None:
+            return None
         try:
-            right = self.oracle(proposal.instruction, proposal.observation, proposal.history)
+            right = oracle(proposal.instruction, proposal.observation, proposal.history)
         except WebAgentError:
             return None  # the oracle cannot tell on this page: let the step run
-        return CONFIRM if right == proposal.decision.action else Verdict("correct", right)
+        if right == proposal.decision.action:
+            return CONFIRM.by(self.name)
+        return Verdict(VerdictKind.CORRECT, right, source=self.name)
 
     def review_episode(self, actions: Sequence[Action], reward: float | None) -> Sequence[Verdict | None]:
         return [None] * len(actions)
@@ -84,28 +105,44 @@ class OracleSupervisor:
 class RewardSupervisor:
     """Reward-only supervision: a rewarded episode confirms all its steps."""
 
-    name = "reward"
+    name = Source.REWARD
 
     def review(self, proposal: Proposal) -> Verdict | None:
         return None
 
     def review_episode(self, actions: Sequence[Action], reward: float | None) -> Sequence[Verdict | None]:
-        return [CONFIRM if (reward or 0) > 0 else None for _ in actions]
+        return [CONFIRM.by(self.name) if (reward or 0) > 0 else None for _ in actions]
 
 
-def oracle_supervisor(task: str) -> OracleSupervisor:
+def check_oracles(tasks: Sequence[str]) -> None:
+    """Fail at once (before anything loads) when a task has no oracle to supervise it."""
     from webagent.envs.oracles import ORACLES
 
-    if task not in ORACLES:
-        raise WebAgentError(f"no oracle for MiniWoB++ task {task!r}; oracle supervision covers {len(ORACLES)} tasks")
+    missing = [t for t in tasks if t not in ORACLES]
+    if missing:
+        raise WebAgentError(
+            f"no oracle for MiniWoB++ task {', '.join(map(repr, missing))}; oracle supervision covers "
+            f"{', '.join(sorted(ORACLES))}"
+        )
+
+
+def oracle_supervisor(task: str | None = None) -> OracleSupervisor:
+    """The oracle of one task, or (task None) every task's oracle by the proposal's task."""
+    from webagent.envs.oracles import ORACLES
+
+    if task is None:
+        return OracleSupervisor(dict(ORACLES))
+    check_oracles([task])
     return OracleSupervisor(ORACLES[task])
 
 
-def make_supervisor(name: str, task: str = "") -> Supervisor | None:
-    if name == "oracle":
-        return oracle_supervisor(task)
-    if name == "reward":
+def make_supervisor(kind: str) -> Supervisor | None:
+    """The supervisor a settings name stands for (a person's is made by the panel)."""
+    kind = parse(SupervisorKind, kind, "supervisor")
+    if kind == SupervisorKind.ORACLE:
+        return oracle_supervisor()
+    if kind == SupervisorKind.REWARD:
         return RewardSupervisor()
-    if name == "none":
-        return None
-    raise WebAgentError(f"unknown supervisor {name!r}; choose oracle, reward or none")
+    if kind == SupervisorKind.PERSON:
+        raise WebAgentError("a person supervises through the panel (webagent ui)")
+    return None

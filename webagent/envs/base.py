@@ -19,6 +19,10 @@ class EpisodeStatus:
 class Environment(Protocol):
     instruction: str
 
+    def reset(self, seed: int = 0) -> str:
+        """Start an episode (seeded where the environment draws anything); returns the instruction."""
+        ...
+
     def observe(self, *, last_error: str | None = None, screenshot: bool = False) -> Observation: ...
 
     def act(self, action: Action, observation: Observation) -> str | None:

@@ -66,7 +66,8 @@ class ScriptedEnv:
     def instruction(self) -> str:
         return self.task.instruction
 
-    def reset(self) -> str:
+    def reset(self, seed: int = 0) -> str:
+        """Load the start page (a site draws nothing from the seed)."""
         self.session.goto(self.task.url)
         return self.task.instruction
 

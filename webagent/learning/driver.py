@@ -14,155 +14,119 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
-from webagent.agent import Agent, AgentConfig
+from webagent.assembly import assemble
+from webagent.errors import DataError
+from webagent.kinds import Outcome
+from webagent.progress import Reporter
+from webagent.settings import AgentSettings
 from webagent.store import Store
 
 EVAL_SEED_BASE = 100_000  # held-out seeds start here; training seeds start at settings.seed
 
 
 @dataclass(frozen=True)
-class LearnSettings:
-    episodes: int = 50
-    supervisor: str = "oracle"  # oracle | reward
+class CurveSettings:
+    """How a learning run is measured (the agent itself is `AgentSettings`)."""
+
+    episodes: int = 50  # supervised training episodes per task
     eval_every: int = 10
     eval_seeds: int = 20
-    memory: bool = True
-    tune: str = "none"  # none | mezo | backprop
-    shots: int = 3
-    model: str = "default"
-    top_k: int = 10
-    max_steps: int = 12
-    seed: int = 0
-    headless: bool = True
 
-
-@dataclass
-class LearningParts:
-    """Everything one learning run shares across tasks."""
-
-    agent: Agent
-    memory: object | None
-    tuner: object | None
-
-
-def build_parts(settings: LearnSettings, store: Store, *, model=None) -> LearningParts:
-    from webagent.build import make_ranker
-    from webagent.feedback import Learner
-    from webagent.policy import ModelPolicy, ModelPolicyConfig
-
-    if model is None:
-        from webagent.models.transformers_lm import TransformersModel
-
-        model = TransformersModel(settings.model)
-    ranker = make_ranker()
-    memory = None
-    if settings.memory:
-        from webagent.memory import ExemplarMemory
-
-        memory = ExemplarMemory(store, ranker.embedder)
-    tuner = None
-    if settings.tune != "none":
-        from webagent.learning.tuner import OnlineTuner, TunerConfig
-
-        tuner = OnlineTuner(model, store, TunerConfig(method=settings.tune, seed=settings.seed))
-    policy = ModelPolicy(model, ModelPolicyConfig(shots=settings.shots), memory=memory)
-    config = AgentConfig(top_k=settings.top_k, max_steps=settings.max_steps)
-    agent = Agent(ranker, policy, store, config, learner=Learner(store, memory, tuner))
-    return LearningParts(agent, memory, tuner)
+    def __post_init__(self) -> None:
+        if self.eval_every < 1 or self.episodes < 0 or self.eval_seeds < 0:
+            raise DataError("--eval-every must be ≥ 1, --episodes and --eval-seeds ≥ 0")
 
 
 def learn_miniwob(
     tasks: Sequence[str],
-    settings: LearnSettings,
+    settings: AgentSettings,
+    curve_settings: CurveSettings,
     *,
     store: Store,
     model=None,
-    console=None,
+    reporter: Reporter | None = None,
     on_point: Callable[[dict], None] | None = None,
 ) -> dict:
-    """Train and evaluate on each task in turn; returns the curves (JSON-ready)."""
+    """Train and evaluate on each task in turn; returns the curves (JSON-ready).
+
+    Two agents over the same parts: the trainer (supervised, taught) and the
+    evaluator (nobody asked, nothing taught), so evaluation never learns."""
     from webagent.browser.session import BrowserConfig, BrowserSession
     from webagent.envs.miniwob import MiniWoBEnv, MiniWoBServer
-    from webagent.runs import _progress
-    from webagent.supervision import make_supervisor
 
-    parts = build_parts(settings, store, model=model)
-    agent = parts.agent
-    lm = agent.policy.model
-    run_id = store.start_run(
-        command=f"learn {' '.join(tasks)}",
-        policy="model",
-        model=lm.name,
-        model_version=lm.version,
-        seed=settings.seed,
-        config={"learn": asdict(settings), "agent": asdict(agent.config)},
-    )
-    evals_per_task = settings.episodes // settings.eval_every + 1
-    total = len(tasks) * (settings.episodes + evals_per_task * settings.eval_seeds)
+    reporter = reporter or Reporter()
+    c = curve_settings
+    parts = assemble(settings, store, model=model)
+    trainer, evaluator = parts.agent(), parts.agent(supervised=False)
+    run_id = parts.start_run(f"learn {' '.join(tasks)}", learn=asdict(c), tasks=list(tasks))
+    evals_per_task = c.episodes // c.eval_every + 1
+    total = len(tasks) * (c.episodes + evals_per_task * c.eval_seeds)
     curves: dict[str, dict] = {}
-    with (
-        BrowserSession(BrowserConfig(headless=settings.headless)) as session,
-        MiniWoBServer() as server,
-        _progress(console) as progress,
-    ):
-        bar = progress.add_task("learning", total=total)
-        for task in tasks:
-            env = MiniWoBEnv(session, server, task)
-            supervisor = make_supervisor(settings.supervisor, task)
-            curve = {"evals": [], "train": []}
-            curves[task] = curve
+    try:
+        with (
+            BrowserSession(BrowserConfig(headless=settings.headless)) as session,
+            MiniWoBServer() as server,
+            reporter.running(),
+        ):
+            reporter.start(total, "learning")
+            for task in tasks:
+                env = MiniWoBEnv(session, server, task)
+                curve = {"evals": [], "train": []}
+                curves[task] = curve
 
-            def evaluate(trained: int, task=task, env=env, curve=curve) -> None:
-                if parts.tuner is not None:
-                    parts.tuner.wait_idle()
-                agent.supervisor = None
-                wins = 0
-                for j in range(settings.eval_seeds):
-                    seed = EVAL_SEED_BASE + j
-                    progress.update(bar, description=f"{task} eval after {trained} (seed {seed})")
-                    env.reset(seed)
-                    result = agent.run_episode(env, run_id=run_id, task=task, seed=seed)
-                    wins += result.outcome == "success"
-                    progress.advance(bar)
-                point = {
-                    "task": task,
-                    "episodes": trained,
-                    "success_rate": wins / max(settings.eval_seeds, 1),
-                    "model_version": lm.version,
-                    "memory": len(parts.memory) if parts.memory is not None else 0,
-                }
-                curve["evals"].append(point)
-                progress.console.print(
-                    f"[b]{task}[/b] after {trained} episodes: success {point['success_rate']:.0%} on "
-                    f"{settings.eval_seeds} held-out seeds · model {point['model_version']} · memory {point['memory']}"
-                )
-                if on_point:
-                    on_point(point)
-
-            evaluate(0)
-            for i in range(settings.episodes):
-                seed = settings.seed + i
-                progress.update(bar, description=f"{task} training episode {i + 1} (seed {seed})")
-                env.reset(seed)
-                agent.supervisor = supervisor
-                result = agent.run_episode(env, run_id=run_id, task=task, seed=seed)
-                curve["train"].append(
-                    {
-                        "episode": i + 1,
-                        "seed": seed,
-                        "outcome": result.outcome,
-                        "reward": result.reward,
-                        "steps": len(result.steps),
-                        "interventions": sum(s.interventions for s in result.steps),
+                def evaluate(trained: int, task=task, env=env, curve=curve) -> None:
+                    if parts.tuner is not None:
+                        parts.tuner.wait_idle()
+                    wins = 0
+                    for j in range(c.eval_seeds):
+                        seed = EVAL_SEED_BASE + j
+                        reporter.describe(f"{task} eval after {trained} (seed {seed})")
+                        env.reset(seed)
+                        result = evaluator.run_episode(env, run_id=run_id, task=task, seed=seed)
+                        wins += result.outcome == Outcome.SUCCESS
+                        reporter.advance()
+                    point = {
+                        "task": task,
+                        "episodes": trained,
+                        "success_rate": wins / max(c.eval_seeds, 1),
+                        "model_version": parts.policy.version,
+                        "memory": len(parts.memory) if parts.memory is not None else 0,
                     }
-                )
-                progress.advance(bar)
-                if (i + 1) % settings.eval_every == 0:
-                    evaluate(i + 1)
-            agent.supervisor = None
-    if parts.tuner is not None:
-        parts.tuner.close()
-    return {"run_id": run_id, "settings": asdict(settings), "tasks": curves, "summary": summarize_curves(curves)}
+                    curve["evals"].append(point)
+                    reporter.note(
+                        f"[b]{task}[/b] after {trained} episodes: success {point['success_rate']:.0%} on "
+                        f"{c.eval_seeds} held-out seeds · model {point['model_version']} · memory {point['memory']}"
+                    )
+                    if on_point:
+                        on_point(point)
+
+                evaluate(0)
+                for i in range(c.episodes):
+                    seed = settings.seed + i
+                    reporter.describe(f"{task} training episode {i + 1} (seed {seed})")
+                    env.reset(seed)
+                    result = trainer.run_episode(env, run_id=run_id, task=task, seed=seed)
+                    curve["train"].append(
+                        {
+                            "episode": i + 1,
+                            "seed": seed,
+                            "outcome": result.outcome,
+                            "reward": result.reward,
+                            "steps": len(result.steps),
+                            "interventions": sum(s.interventions for s in result.steps),
+                        }
+                    )
+                    reporter.advance()
+                    if (i + 1) % c.eval_every == 0:
+                        evaluate(i + 1)
+    finally:
+        parts.close()
+    return {
+        "run_id": run_id,
+        "settings": {"agent": settings.record(), "learn": asdict(c)},
+        "tasks": curves,
+        "summary": summarize_curves(curves),
+    }
 
 
 def summarize_curves(curves: dict[str, dict]) -> dict:
@@ -221,7 +185,8 @@ def curves_from_store(store: Store, run_id: int) -> dict:
         )
     for task, rest in pending.items():
         _flush(curves[task], rest)
-    settings = json.loads(run["config"]).get("learn", {})
+    config = json.loads(run["config"])
+    settings = {"agent": config.get("settings", {}), "learn": config.get("learn", {})}
     return {"run_id": run_id, "settings": settings, "tasks": curves, "summary": summarize_curves(curves)}
 
 

@@ -17,7 +17,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from webagent.actions import Action
@@ -27,7 +27,9 @@ from webagent.errors import DataError, WebAgentError
 from webagent.mind2web.elements import elements_from_html
 from webagent.mind2web.metrics import Metrics, StepScore, aggregate, markdown_table, score_step
 from webagent.mind2web.records import ActionStep, Task, op_text
-from webagent.policy import Decision, Policy
+from webagent.policy import BasePolicy, Decision, Policy
+from webagent.progress import Reporter
+from webagent.settings import AgentSettings
 from webagent.store import Store
 
 
@@ -42,7 +44,7 @@ def action_op(action: Action) -> str:
     return op_text(action.verb, action.argument)
 
 
-class GoldPolicy:
+class GoldPolicy(BasePolicy):
     """Acts on the step's positive candidate with the gold operation: the oracle that a
     faithful export → load → replay round trip must score 100% with."""
 
@@ -211,13 +213,13 @@ def eval_key(*, files: Sequence[Path], split: str, settings: dict) -> str:
 
 def policy_settings(policy: Policy) -> dict:
     """The policy's identity for the evaluation key: name, model and version, config."""
-    model = getattr(policy, "model", None)
-    config = getattr(policy, "config", None)
+    described = policy.describe()
+    model = policy.model
     return {
         "policy": policy.name,
-        "model": getattr(model, "name", ""),
-        "model_version": str(getattr(model, "version", "")),
-        "config": asdict(config) if is_dataclass(config) else {},
+        "model": model.name if model is not None else "",
+        "model_version": str(model.version) if model is not None else "",
+        "config": described["config"],
     }
 
 
@@ -231,8 +233,8 @@ def memory_from_tasks(tasks: Iterable[Task], *, ranker: Ranker, embedder, capaci
     confirmed step is (webagent.agent): the state the model would have seen with
     the gold history, the best-ranked candidates with the right one among them,
     and the gold action. Kept in memory only, apart from the live exemplars."""
-    from webagent.memory import Exemplar, ExemplarMemory
-    from webagent.policy import retrieval_query, state_text
+    from webagent.memory import ExemplarMemory
+    from webagent.teaching import step_exemplar
 
     memory = ExemplarMemory(None, embedder, namespace="mind2web-train", capacity=capacity)
     for task in tasks:
@@ -243,14 +245,15 @@ def memory_from_tasks(tasks: Iterable[Task], *, ranker: Ranker, embedder, capaci
             ranking = rank_step(task, index, pool, observation, ranker=ranker, ranks=None)
             target = next((c for c in ranking if c.id in set(step.pos_ids)), None)
             if target is not None:
-                kept = ranking[:EXEMPLAR_CANDIDATES]
-                if target not in kept:
-                    kept = [*kept[:-1], target]
+                right = gold_action(step, target.id)
                 memory.add(
-                    Exemplar(
-                        query=retrieval_query(task.confirmed_task, history, kept),
-                        context=state_text(task.confirmed_task, observation, kept, history),
-                        output=gold_action(step, target.id).to_dsl(),
+                    step_exemplar(
+                        task.confirmed_task,
+                        observation,
+                        ranking,
+                        history,
+                        right,
+                        keep=EXEMPLAR_CANDIDATES,
                         task=task.annotation_id,
                     )
                 )
@@ -270,56 +273,67 @@ def run_replay(
     splits: Sequence[str],
     *,
     store: Store,
-    policy_name: str = "model",
-    model: str = "default",
+    settings: AgentSettings,
+    gold: bool = False,
     top_k: int = 50,
     ranks_path: str | Path | None = None,
     memory_path: str | Path | None = None,
     limit: int | None = None,
     skip_bad: bool = False,
     restart: bool = False,
-    console=None,
+    reporter: Reporter | None = None,
 ) -> dict:
     """Replay each split into its own stored evaluation (resumed when it exists) and
-    return the paper's metrics per split."""
-    from webagent.build import make_policy, make_ranker
+    return the paper's metrics per split. The policy is `settings.policy` (or the
+    gold actions with `gold`), assembled without the store's memory: `memory_path`
+    fills one from a Mind2Web training split instead."""
+    from webagent.assembly import build_policy
+    from webagent.candidates import HybridRanker
+    from webagent.embeddings import Embedder
     from webagent.mind2web.loader import iter_tasks, load_ranks, split_files
 
-    policy = GoldPolicy() if policy_name == "oracle" else make_policy(policy_name, model=model)
-    if memory_path and not hasattr(policy, "memory"):
-        raise WebAgentError(f"--memory needs a policy with a memory (model), not {policy_name!r}")
+    reporter = reporter or Reporter()
+    console = getattr(reporter, "console", None)  # the loader's byte-progress bar
+    if memory_path and (gold or not settings.uses_model):
+        raise WebAgentError(f"--memory needs the model policy, not {'oracle' if gold else settings.policy.value!r}")
     ranks = load_ranks(ranks_path) if ranks_path else None
-    ranker = make_ranker() if ranks is None or memory_path else None
-    settings: dict = {
+    ranker = HybridRanker(Embedder()) if ranks is None or memory_path else None
+    memory = None
+    if memory_path:
+        memory_files = split_files(memory_path, "train")
+        memory = memory_from_tasks(
+            iter_tasks(memory_files, skip_bad=skip_bad, console=console), ranker=ranker, embedder=ranker.embedder
+        )
+        reporter.note(f"memory: {len(memory)} exemplars from {len(memory_files)} file(s)")
+    if gold:
+        policy: Policy = GoldPolicy()
+    else:
+        settings = replace(settings, memory=replace(settings.memory, enabled=False))
+        policy = build_policy(settings, store, memory=memory)
+    key_settings: dict = {
         **policy_settings(policy),
         "top_k": top_k,
         "ranker": f"mindact:{_files_identity([Path(ranks_path)])}" if ranks_path else "hybrid",
     }
     if memory_path:
-        memory_files = split_files(memory_path, "train")
-        policy.memory = memory_from_tasks(
-            iter_tasks(memory_files, skip_bad=skip_bad, console=console), ranker=ranker, embedder=ranker.embedder
-        )
-        settings["memory"] = _files_identity(memory_files)
-        if console is not None:
-            console.print(f"memory: {len(policy.memory)} exemplars from {len(memory_files)} file(s)")
-    results: dict = {"settings": settings, "splits": {}}
+        key_settings["memory"] = _files_identity(memory_files)
+    results: dict = {"settings": key_settings, "splits": {}}
     tables: dict[str, Metrics] = {}
     for split in splits:
         files = split_files(data, split)
-        key = eval_key(files=files, split=split, settings=settings)
+        key = eval_key(files=files, split=split, settings=key_settings)
         if restart:
             store.delete_replay(key)
-        eval_id = store.start_replay(key, split=split, settings={**settings, "files": _files_identity(files)})
+        eval_id = store.start_replay(key, split=split, settings={**key_settings, "files": _files_identity(files)})
         errors: list[DataError] = []
         replayer = Replayer(policy, store, eval_id, ranker=ranker, ranks=ranks, top_k=top_k)
 
         def show(task: Task, rows: list[dict], split: str = split) -> None:
-            if console is None or not rows:
+            if not rows:
                 return
             ok = sum(r["step_success"] for r in rows)
             mark = "[green]✓[/green]" if ok == len(rows) else "[red]✗[/red]"
-            console.print(f"{mark} {split} {task.annotation_id}: {ok}/{len(rows)} steps right", highlight=False)
+            reporter.note(f"{mark} {split} {task.annotation_id}: {ok}/{len(rows)} steps right")
 
         tasks = iter_tasks(files, skip_bad=skip_bad, errors=errors, console=console)
         replayed = replayer.replay(tasks, limit=limit, on_task=show)

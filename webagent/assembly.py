@@ -1,0 +1,177 @@
+"""One way to build an agent: every part, from one `AgentSettings`, for every entrance.
+
+The CLI commands, `webagent learn`, the panel's worker, the scripts and the
+`Online` API all build what they run here, so they agree on what a setting
+means, and what the agent learned reaches all of them: by default the policy
+reads the store's exemplar memory and decides with the store's active model
+version (`MemorySettings.enabled`, `ModelSettings.version` opt out).
+
+    parts = assemble(settings, store)          # model, ranker, policy, memory, tuner, supervisor…
+    run_id = parts.start_run("miniwob click-button")
+    agent = parts.agent()                      # supervised when settings name a supervisor
+    evaluator = parts.agent(supervised=False)  # the same parts, nobody asked, nothing taught
+
+`assemble` accepts ready-made parts where settings cannot describe them: a
+loaded model (tests load it once), a ranker, a memory, a policy (the oracles, probes) or
+a supervisor (the person at the panel; it is wrapped in the auto-approver
+unless it is one, and `on_auto` hears of each step the auto-approver confirms). Agents are immutable: a different
+role is a different agent over the same parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from webagent.agent import Agent, Observer
+from webagent.autonomy import AutoApprover
+from webagent.candidates import HybridRanker, Ranker
+from webagent.feedback import Learner
+from webagent.kinds import PolicyKind, TuneMethod
+from webagent.memory import ExemplarMemory
+from webagent.policy import ModelPolicy, ModelPolicyConfig, Policy, RandomPolicy, RankerTopPolicy
+from webagent.recording import StepRecorder
+from webagent.settings import AgentSettings, ModelSettings
+from webagent.store import Store
+from webagent.supervision import Supervisor, make_supervisor
+from webagent.teaching import Teacher
+
+
+def load_model(settings: ModelSettings):
+    """The language model the settings name, with their decoding mode, at its base weights."""
+    from webagent.models.transformers_lm import TransformersModel
+
+    return TransformersModel(
+        settings.name, decoding=settings.decoding, particles=settings.particles, draft_model=settings.draft_model
+    )
+
+
+def make_tuner(model, store: Store, method: TuneMethod, *, seed: int = 0):
+    from webagent.learning.tuner import OnlineTuner, TunerConfig
+
+    return OnlineTuner(model, store, TunerConfig(method=method.value, seed=seed))
+
+
+def put_version(model, store: Store, wanted: str, tuner=None) -> dict | None:
+    """Move `model` (at base weights) to the stored version `wanted` names; the row, or None for base."""
+    from webagent.learning.versions import apply_version, resolve_version
+
+    row = resolve_version(store, model.name, wanted)
+    if row is not None:
+        if tuner is not None:
+            tuner.rollback(row["version"])  # the tuner then continues from it
+        else:
+            apply_version(model, store, row)
+    return row
+
+
+@dataclass
+class Assembly:
+    """The parts of one agent, built once and shared by the agents made from them."""
+
+    settings: AgentSettings
+    store: Store
+    ranker: Ranker
+    policy: Policy
+    model: object | None  # the LanguageModel, when the policy or critic uses one
+    memory: ExemplarMemory | None
+    tuner: object | None  # webagent.learning.tuner.OnlineTuner
+    supervisor: Supervisor | None  # wrapped in the auto-approver
+    approver: AutoApprover | None
+    learner: Learner | None
+    version_row: dict | None = None  # the stored version decided with (None: base weights)
+
+    def agent(self, *, supervised: bool = True) -> Agent:
+        """An agent over these parts; supervised (asked, and taught) when there is a supervisor."""
+        supervisor = self.supervisor if supervised else None
+        observers: list[Observer] = [StepRecorder(self.store)]
+        if supervisor is not None and self.learner is not None:
+            observers.append(
+                Teacher(
+                    self.learner, self.policy, supervisor, exemplar_candidates=self.settings.loop.exemplar_candidates
+                )
+            )
+        return Agent(self.ranker, self.policy, self.settings.loop, supervisor, tuple(observers))
+
+    def describe(self) -> dict:
+        """What the run record says about the parts (beside the settings)."""
+        return {
+            "policy": self.policy.describe(),
+            "model_version": self.policy.version,
+            "stored_version": self.version_row["version"] if self.version_row else None,
+            "memory_exemplars": len(self.memory) if self.memory is not None else None,
+        }
+
+    def start_run(self, command: str, **extra) -> int:
+        """The run record, once per run: settings, the parts as built, and `extra` (the command's own)."""
+        model_name = getattr(self.model, "name", "") if self.model is not None else ""
+        return self.store.start_run(
+            command=command,
+            policy=self.policy.name,
+            model=model_name,
+            model_version=self.policy.version,
+            seed=self.settings.seed,
+            config={"settings": self.settings.record(), **self.describe(), **extra},
+        )
+
+    def close(self) -> None:
+        """Stop background work (the tuner); the store and browser belong to the caller."""
+        if self.tuner is not None:
+            self.tuner.close()
+
+
+def assemble(
+    settings: AgentSettings,
+    store: Store,
+    *,
+    model=None,
+    ranker: Ranker | None = None,
+    policy: Policy | None = None,
+    supervisor: Supervisor | None = None,
+    memory: ExemplarMemory | None = None,
+    on_auto=None,
+) -> Assembly:
+    """Every part `settings` describe, built once (see the module docstring)."""
+    if ranker is None:
+        from webagent.embeddings import Embedder
+
+        ranker = HybridRanker(Embedder())
+    if policy is None and settings.uses_model and model is None:
+        model = load_model(settings.model)
+    if supervisor is None:
+        supervisor = make_supervisor(settings.supervisor)
+    if memory is None and settings.memory.enabled and ((policy is None and settings.uses_model) or supervisor):
+        memory = ExemplarMemory(store, ranker.embedder)
+    tuner = None
+    if settings.tuner.method != TuneMethod.NONE:
+        tuner = make_tuner(model, store, settings.tuner.method, seed=settings.seed)
+    version_row = put_version(model, store, settings.model.version, tuner) if model is not None else None
+    if policy is None:
+        policy = _policy(settings, model, memory)
+    approver = supervisor if isinstance(supervisor, AutoApprover) else None  # the panel makes its own, early
+    if supervisor is not None and approver is None:
+        approver = AutoApprover(supervisor, store, settings.autonomy, on_auto=on_auto)
+    learner = Learner(store, memory, tuner) if supervisor is not None else None
+    return Assembly(settings, store, ranker, policy, model, memory, tuner, approver, approver, learner, version_row)
+
+
+def build_policy(settings: AgentSettings, store: Store, *, memory: ExemplarMemory | None = None) -> Policy:
+    """Only the policy (Mind2Web replay needs no loop): its model at the stored version, the given memory."""
+    model = None
+    if settings.uses_model:
+        model = load_model(settings.model)
+        put_version(model, store, settings.model.version)
+    return _policy(settings, model, memory)
+
+
+def _policy(settings: AgentSettings, model, memory) -> Policy:
+    if settings.policy == PolicyKind.RANKER:
+        return RankerTopPolicy()
+    if settings.policy == PolicyKind.RANDOM:
+        return RandomPolicy()
+    config = ModelPolicyConfig(temperature=settings.model.temperature, shots=settings.memory.shots)
+    policy: Policy = ModelPolicy(model, config, memory=memory)
+    if settings.critic.enabled:
+        from webagent.critic import Critic, CriticConfig, CriticPolicy
+
+        policy = CriticPolicy(policy, Critic(model, CriticConfig(weight=settings.critic.weight)))
+    return policy

@@ -1,0 +1,136 @@
+"""Everything an agent is built from, as one layered, frozen settings object.
+
+`AgentSettings` is what `webagent.assembly.assemble` reads and what every run
+record stores (`AgentSettings.record()`), so any result can be traced to the
+exact settings and model version that produced it. Each layer is one part of
+the agent (the model and its decoding, memory, critic, tuner, supervision,
+auto-approval, the loop, the browser); a command changes only the layers it has
+options for, with `dataclasses.replace`.
+
+Values are checked here, when the settings are made, before anything heavy
+loads: a bad name or number fails at once with the valid choices listed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from webagent.errors import DataError
+from webagent.kinds import Decoding, PolicyKind, Source, SupervisorKind, TuneMethod, parse
+
+BASE_VERSION = "base"
+ACTIVE_VERSION = "active"
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    name: str = "default"  # 'default' (SmolLM2-135M-Instruct), a local folder or a cached model id
+    version: str = ACTIVE_VERSION  # active (the store's active tuned version) | base | a version number
+    decoding: Decoding = Decoding.PLAIN
+    particles: int = 8  # SMC particles
+    draft_model: str | None = None  # speculative: a model with the same tokenizer, or "lookup"; else a self-draft
+    temperature: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "decoding", parse(Decoding, self.decoding, "decoding mode"))
+        if self.version not in (ACTIVE_VERSION, BASE_VERSION) and not str(self.version).isdigit():
+            raise DataError(f"model version must be active, base or a number, not {self.version!r}")
+        if self.particles < 1:
+            raise DataError(f"particles must be at least 1, not {self.particles}")
+
+
+@dataclass(frozen=True)
+class MemorySettings:
+    enabled: bool = True  # the store's exemplar memory, in the prompt and learning from verdicts
+    shots: int = 3  # exemplars shown per decision
+
+    def __post_init__(self) -> None:
+        if self.shots < 0:
+            raise DataError(f"shots must be at least 0, not {self.shots}")
+
+
+@dataclass(frozen=True)
+class CriticSettings:
+    enabled: bool = False  # a second opinion on each proposal, folded into its confidence
+    weight: float = 0.5  # w in confidence = policy^(1-w) * critic^w
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.weight <= 1.0:
+            raise DataError(f"the critic weight must lie in [0, 1], not {self.weight}")
+
+
+@dataclass(frozen=True)
+class TunerSettings:
+    method: TuneMethod = TuneMethod.NONE  # online weight tuning while supervising
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "method", parse(TuneMethod, self.method, "tuning method"))
+
+
+CALIBRATION_SOURCES = (Source.PERSON, Source.ORACLE)
+
+
+@dataclass(frozen=True)
+class AutonomySettings:
+    """Auto-approval (webagent.autonomy): confirm a step without asking when its
+    confidence clears a threshold calibrated on the store's past verdicts."""
+
+    enabled: bool = False
+    alpha: float = 0.1  # promised disagreement rate on auto-approved steps, at most
+    delta: float = 0.1  # chance the promise fails, at most
+    min_samples: int = 30  # judged steps before any threshold at all (fewer: always ask)
+    sources: tuple[str, ...] = tuple(CALIBRATION_SOURCES)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1 or not 0 < self.delta < 1:
+            raise DataError(f"alpha and delta must lie in (0, 1), not {self.alpha} and {self.delta}")
+        if self.min_samples < 1:
+            raise DataError(f"min_samples must be at least 1, not {self.min_samples}")
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """The episode loop (webagent.agent)."""
+
+    top_k: int = 10  # ranked candidates shown to the policy
+    max_steps: int = 12
+    loop_repeats: int = 3  # the same action this many times in a row ends the episode as a loop
+    screenshots: bool = False
+    patience_seconds: float = 3.0  # how long to keep looking when the policy finds nothing to do
+    exemplar_candidates: int = 5  # candidates kept in a remembered exemplar (the right one always among them)
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise DataError(f"top-k must be at least 1, not {self.top_k}")
+        if self.max_steps < 1:
+            raise DataError(f"max-steps must be at least 1, not {self.max_steps}")
+        if self.loop_repeats < 2:
+            raise DataError(f"loop_repeats must be at least 2, not {self.loop_repeats}")
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    policy: PolicyKind = PolicyKind.MODEL
+    model: ModelSettings = field(default_factory=ModelSettings)
+    memory: MemorySettings = field(default_factory=MemorySettings)
+    critic: CriticSettings = field(default_factory=CriticSettings)
+    tuner: TunerSettings = field(default_factory=TunerSettings)
+    supervisor: SupervisorKind = SupervisorKind.NONE
+    autonomy: AutonomySettings = field(default_factory=AutonomySettings)
+    loop: LoopSettings = field(default_factory=LoopSettings)
+    headless: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "policy", parse(PolicyKind, self.policy, "policy"))
+        object.__setattr__(self, "supervisor", parse(SupervisorKind, self.supervisor, "supervisor"))
+        if self.policy != PolicyKind.MODEL and (self.critic.enabled or self.tuner.method != TuneMethod.NONE):
+            raise DataError(f"the critic and tuning need the model policy, not {self.policy.value!r}")
+
+    @property
+    def uses_model(self) -> bool:
+        return self.policy == PolicyKind.MODEL
+
+    def record(self) -> dict:
+        """JSON-ready, for the run record."""
+        return asdict(self)
