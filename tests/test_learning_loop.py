@@ -23,8 +23,8 @@ from webagent.supervision import REJECT, OracleSupervisor, RewardSupervisor, Ver
 
 def _agent(store, embedder, policy, supervisor, memory=None):
     settings = AgentSettings(memory=MemorySettings(enabled=memory is not None), loop=LoopSettings(top_k=10))
-    parts = assemble(settings, store, ranker=HybridRanker(embedder), policy=policy, supervisor=supervisor, memory=memory)
-    return parts.agent()
+    ranker = HybridRanker(embedder)
+    return assemble(settings, store, ranker=ranker, policy=policy, supervisor=supervisor, memory=memory).agent()
 
 
 def _run(agent, env, seed):

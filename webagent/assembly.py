@@ -103,11 +103,10 @@ class Assembly:
 
     def start_run(self, command: str, **extra) -> int:
         """The run record, once per run: settings, the parts as built, and `extra` (the command's own)."""
-        model_name = getattr(self.model, "name", "") if self.model is not None else ""
         return self.store.start_run(
             command=command,
             policy=self.policy.name,
-            model=model_name,
+            model=self.policy.model.name if self.policy.model is not None else "",
             model_version=self.policy.version,
             seed=self.settings.seed,
             config={"settings": self.settings.record(), **self.describe(), **extra},

@@ -449,10 +449,6 @@ def export(
         console.print(f"wrote {path}")
 
 
-def _active_version(store, model_name: str) -> dict | None:
-    return next((r for r in store.model_versions(model_name) if r["status"] == "active"), None)
-
-
 @app.command()
 def tune(
     method: Annotated[str, typer.Option(help="mezo (forward-only, zeroth-order) | backprop (for comparison)")] = "mezo",
@@ -463,16 +459,18 @@ def tune(
     db: DbOpt = None,
 ) -> None:
     """One tuning round on the stored feedback, from the active model version; kept only if the guard passes."""
+    from webagent.assembly import load_model
     from webagent.learning.tuner import DEFAULT_PARAM_SET, OnlineTuner, TunerConfig
-    from webagent.models.transformers_lm import TransformersModel
+    from webagent.learning.versions import resolve_version
+    from webagent.settings import ModelSettings
 
     try:
         store = _open(db)
-        lm = TransformersModel(model)
-        active = _active_version(store, lm.name)
+        lm = load_model(ModelSettings(name=model))
+        active = resolve_version(store, lm.name, "active")
         config = TunerConfig(method=method, param_set=param_set or DEFAULT_PARAM_SET, lr=lr, steps_per_round=steps)
         tuner = OnlineTuner(lm, store, config)
-        if active and active["version"] != 0:
+        if active is not None:
             tuner.rollback(active["version"])  # resume from the version in use
             console.print(f"resumed version {active['version']}")
         with console.status(f"{method} round of {steps} steps on {config.param_set}…"):
@@ -497,10 +495,11 @@ def models(
     try:
         store = _open(db)
         if rollback is not None:
+            from webagent.assembly import load_model
             from webagent.learning.tuner import OnlineTuner, TunerConfig
-            from webagent.models.transformers_lm import TransformersModel
+            from webagent.settings import ModelSettings
 
-            lm = TransformersModel(model)
+            lm = load_model(ModelSettings(name=model))
             row = next((r for r in store.model_versions(lm.name) if r["version"] == rollback), None)
             if row is None:
                 raise WebAgentError(f"no version {rollback} of {lm.name} in {store.path}")

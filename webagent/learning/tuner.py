@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from webagent.errors import DataError, ModelError, WebAgentError
+from webagent.kinds import TuneMethod
 from webagent.learning.checkpoints import (
     TensorSnapshot,
     Update,
@@ -45,7 +46,7 @@ from webagent.learning.params import copy_into, parse_spec, plain_tensors, selec
 
 log = logging.getLogger(__name__)
 
-METHODS = ("mezo", "backprop")
+METHODS = (TuneMethod.MEZO, TuneMethod.BACKPROP)
 DEFAULT_PARAM_SET = "last:2"  # chosen by scripts/bench_mezo.py: see its docstring
 DEFAULT_LR = {"mezo": 1e-4, "backprop": 1e-4}
 DEFAULT_EPS = 1e-3

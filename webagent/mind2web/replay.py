@@ -145,9 +145,8 @@ class Replayer:
         shown = ranking[: self.top_k]
         decision, error = None, None
         if positive_rank is not None and positive_rank <= self.top_k:  # else it scores zero: no need to ask
-            prepare = getattr(self.policy, "prepare_step", None)
-            if prepare:
-                prepare(task, step)
+            if isinstance(self.policy, GoldPolicy):  # the one policy that reads the answer
+                self.policy.prepare_step(task, step)
             try:
                 decision = self.policy.decide(
                     task.confirmed_task, observation, shown, history, _seed(task.sample_id(step))
