@@ -21,7 +21,7 @@ from webagent.assembly import assemble
 from webagent.browser.session import BrowserSession
 from webagent.candidates import HybridRanker
 from webagent.embeddings import Embedder
-from webagent.envs.miniwob import MiniWoBEnv, MiniWoBServer, read_tasks_file
+from webagent.envs.miniwob import DEV_TASKS_FILE, MiniWoBEnv, MiniWoBServer, read_task_names
 from webagent.envs.oracles import ORACLES
 from webagent.errors import WebAgentError
 from webagent.policy import BasePolicy, FunctionPolicy
@@ -29,7 +29,7 @@ from webagent.runs import episode_row, summarize
 from webagent.settings import AgentSettings, LoopSettings, MemorySettings, ModelSettings
 from webagent.store import Store
 
-DEV_TASKS = Path(__file__).resolve().parents[2] / "shared" / "miniwob" / "dev_tasks.txt"
+DEV_TASKS = DEV_TASKS_FILE
 RECALL_KS = (1, 5, 10)
 
 
@@ -111,7 +111,7 @@ def main() -> int:
     parser.add_argument("--db", type=Path, default=Path("results/baselines.db"))
     args = parser.parse_args()
     console = Console()
-    tasks = read_tasks_file(args.tasks_file)
+    tasks = read_task_names(args.tasks_file)
     store = Store(args.db)
     ranker = HybridRanker(Embedder())
     results: dict = {"settings": {k: str(v) for k, v in vars(args).items()}, "policies": {}}

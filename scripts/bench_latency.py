@@ -16,8 +16,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from webagent.envs.miniwob import DEV_TASKS_FILE
+
 STAGES = ("observe", "rank", "decide", "act")
-DEV_TASKS = Path(__file__).resolve().parents[2] / "shared" / "miniwob" / "dev_tasks.txt"
+DEV_TASKS = DEV_TASKS_FILE
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -56,7 +58,7 @@ def main() -> int:
     if args.from_db:
         steps = latencies_from_store(args.from_db)
     else:
-        from webagent.envs.miniwob import read_tasks_file
+        from webagent.envs.miniwob import read_task_names
         from webagent.progress import RichReporter
         from webagent.runs import run_miniwob
         from webagent.settings import AgentSettings, LoopSettings, ModelSettings
@@ -67,7 +69,7 @@ def main() -> int:
             model=ModelSettings(name=args.model), loop=LoopSettings(max_steps=args.max_steps), seed=1000
         )
         result = run_miniwob(
-            read_tasks_file(args.tasks_file),
+            read_task_names(args.tasks_file),
             settings,
             episodes=args.episodes,
             store=store,

@@ -34,9 +34,38 @@ def fixture_server():
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser_session():
     with BrowserSession() as session:
         yield session
+
+
+@pytest.fixture
+def browser(browser_session):
+    """The session's Chromium with a fresh context and page for this test."""
+    browser_session.new_context()
+    return browser_session
+
+
+@pytest.fixture(autouse=True)
+def _isolated_store(tmp_path, monkeypatch):
+    """No test ever writes the user's store: the default store is a temporary file."""
+    monkeypatch.setenv("WEBAGENT_DB", str(tmp_path / "user-store.db"))
+
+
+BROWSER_FIXTURES = {"browser_session", "miniwob_server", "fixture_server"}
+MODEL_FIXTURES = {"default_model"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tiers: `browser` (a real Chromium) and `model` (the real default model) by the
+    fixtures a test uses, or by its own mark for tests that start them themselves.
+    The pure tier is `pytest -m "not browser and not model"`."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if used & MODEL_FIXTURES:
+            item.add_marker(pytest.mark.model)
 
 
 @pytest.fixture(scope="session")

@@ -114,5 +114,9 @@ def test_high_temperature_sampling_always_parses(default_model):
         )
         action = parse_action(generation.text, candidates)  # raises if invalid
         verbs.add(action.verb)
-        assert generation.tokens >= generation.forced_tokens
+        target = next(e for e in candidates if e.id == action.element_id)
+        if action.verb == "SELECT":
+            assert action.argument in target.options, (action, target.options)
+        if action.verb == "TYPE":
+            assert target.editable and len(action.argument) <= 20, action
     assert verbs == {"CLICK", "TYPE", "SELECT"}

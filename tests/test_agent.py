@@ -5,11 +5,11 @@ test runs the real default model end to end.
 """
 
 import pytest
+from support.fake import ScriptedModel
 
 from webagent.assembly import assemble
 from webagent.candidates import HybridRanker
 from webagent.envs.miniwob import MiniWoBEnv
-from webagent.models.fake import ScriptedModel
 from webagent.policy import ModelPolicy
 from webagent.settings import AgentSettings, LoopSettings, MemorySettings
 

@@ -2,10 +2,13 @@
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from webagent.cli import app
 from webagent.store import Store
+
+pytestmark = pytest.mark.browser  # the commands start Chromium
 
 runner = CliRunner()
 

@@ -9,6 +9,8 @@ from typer.testing import CliRunner
 from webagent.cli import app
 from webagent.store import Store
 
+pytestmark = [pytest.mark.browser, pytest.mark.model]  # the commands start Chromium and the model
+
 runner = CliRunner()
 
 
@@ -41,7 +43,7 @@ def test_learn_writes_curves_and_keeps_every_lesson(tmp_path):
 def test_tune_and_models_on_stored_feedback(tmp_path):
     db = tmp_path / "tune.db"
     store = Store(db)
-    prompt = "<|im_start|>user\nTask: Click on the OK button.\nElements:\n[3] button text=\"OK\"\n<|im_end|>\n"
+    prompt = '<|im_start|>user\nTask: Click on the OK button.\nElements:\n[3] button text="OK"\n<|im_end|>\n'
     for i in range(6):
         store.add_feedback(
             episode_id=None,

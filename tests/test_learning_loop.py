@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import pytest
+from support.fake import ScriptedModel
 
 from webagent.actions import Action, action_grammar, parse_action
 from webagent.assembly import assemble
@@ -14,7 +15,6 @@ from webagent.candidates import HybridRanker
 from webagent.envs.miniwob import MiniWoBEnv
 from webagent.envs.oracles import ORACLES
 from webagent.memory import Exemplar, ExemplarMemory
-from webagent.models.fake import ScriptedModel
 from webagent.policy import ModelPolicy, instruction_spans
 from webagent.settings import AgentSettings, LoopSettings, MemorySettings
 from webagent.store import Store
@@ -135,6 +135,7 @@ def test_reward_supervision_confirms_the_steps_of_rewarded_episodes(store, brows
     assert [r["kind"] for r in store.feedback(episode_id=result.episode_id)] == ["confirm"]
 
 
+@pytest.mark.browser
 def test_feedback_survives_a_crash_mid_episode(tmp_path, miniwob_server):
     """The process dies right after the first confirmed step: its feedback and exemplar are on disk."""
     db = tmp_path / "crash.db"

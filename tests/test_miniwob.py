@@ -5,7 +5,7 @@ import urllib.request
 import pytest
 
 from webagent.actions import Action
-from webagent.envs.miniwob import MiniWoBEnv, read_tasks_file
+from webagent.envs.miniwob import MiniWoBEnv, read_task_names
 from webagent.errors import DataError
 
 
@@ -51,11 +51,11 @@ def test_unknown_task_and_bad_tasks_files(browser, miniwob_server, tmp_path):
     with pytest.raises(DataError, match="unknown MiniWoB"):
         MiniWoBEnv(browser, miniwob_server, "no-such-task").reset(0)
     with pytest.raises(DataError, match="cannot read"):
-        read_tasks_file(tmp_path / "missing.txt")
+        read_task_names(tmp_path / "missing.txt")
     empty = tmp_path / "empty.txt"
     empty.write_text("# only a comment\n")
     with pytest.raises(DataError, match="no tasks"):
-        read_tasks_file(empty)
+        read_task_names(empty)
     good = tmp_path / "good.txt"
     good.write_text("click-button  # trailing comment\n\nenter-text\n")
-    assert read_tasks_file(good) == ["click-button", "enter-text"]
+    assert read_task_names(good) == ["click-button", "enter-text"]

@@ -2,7 +2,7 @@
 grammar, which token-by-token masking does not sample from.
 
 On a grammar with a few dozen strings both distributions are computed exactly
-(webagent.models.exact, real model logits for every prefix); many particles run
+(tests/support/exact.py, real model logits for every prefix); many particles run
 on those cached numbers must land near the conditioned one and far from the
 masked one. The batched, KV-shared forward pass is checked against one-at-a-time
 logits, and SMC is exercised end to end as a decoding mode of the real model.
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from support.exact import TableSource, build_reference, total_variation
 
 from webagent.actions import action_grammar, parse_action
 from webagent.browser.observation import Element
-from webagent.models.exact import TableSource, build_reference, total_variation
 from webagent.models.smc import smc_sample, systematic_resample
 from webagent.models.streams import Masker, ModelBatch, ModelStream, new_matcher
 

@@ -2,7 +2,7 @@
 
 Greedy: the same text and tokens as plain greedy decoding, on the real model.
 Sampling: on a grammar with a few dozen strings, the decoding tree is enumerated
-and the real model's logits cached for every prefix (webagent.models.exact); the
+and the real model's logits cached for every prefix (tests/support/exact.py); the
 sampler then runs thousands of times on those numbers and its empirical
 distribution must pass a chi-square test against plain decoding's exact one,
 while a broken acceptance rule must fail the same test.
@@ -14,13 +14,13 @@ import random
 
 import pytest
 import torch
+from support.exact import TableSource, build_reference, total_variation
 
 from webagent.actions import action_grammar
 from webagent.browser.observation import Element
 from webagent.errors import ModelError
 from webagent.models.constrained import constrained_generate
 from webagent.models.draft import check_same_tokenizer, self_draft
-from webagent.models.exact import TableSource, build_reference, total_variation
 from webagent.models.speculative import PromptLookup, chen_acceptance, speculative_generate, speculative_sample
 from webagent.models.streams import Masker, new_matcher
 

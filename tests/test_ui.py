@@ -258,7 +258,7 @@ class _Asked:
 
     def review(self, proposal):
         self.calls += 1
-        return CONFIRM
+        return CONFIRM.by(self.name)
 
     def review_episode(self, actions, reward):
         return [None] * len(actions)
@@ -291,11 +291,11 @@ def test_auto_approve_never_fires_below_the_calibration_minimum(store):
     judged(200, source="auto")  # the agent's own approvals never count
     judged(50, source="reward")  # nor do after-the-fact reward confirmations
     assert approver.calibration().threshold is None and approver.calibration().n == 29
-    assert approver.review(_proposal(0.999)) == CONFIRM and asked.calls == 1 and approver.name == "person"
+    assert approver.review(_proposal(0.999)) == CONFIRM.by("person") and asked.calls == 1
     judged(1)  # now 30: (0.9)^30 = 0.042 ≤ δ, the threshold is the lowest confidence, 0.99
     assert approver.calibration().threshold == pytest.approx(0.99)
-    assert approver.review(_proposal(0.995)) == CONFIRM and asked.calls == 1 and approver.name == "auto"
-    assert approver.review(_proposal(0.98)) == CONFIRM and asked.calls == 2 and approver.name == "person"
+    assert approver.review(_proposal(0.995)) == CONFIRM.by("auto") and asked.calls == 1  # the verdict says who
+    assert approver.review(_proposal(0.98)) == CONFIRM.by("person") and asked.calls == 2
     approver.configure(enabled=False)  # the switch off: always asks
     approver.review(_proposal(0.999))
     assert asked.calls == 3 and approver.auto_approved == 1

@@ -40,15 +40,12 @@ CSS = "#wa-proposal {min-height: 5em} #wa-session {font-size: 0.95em}"
 
 
 def dev_tasks() -> list[str]:
-    """The MiniWoB++ dev tasks (../shared/miniwob/dev_tasks.txt beside the repository) first, then the rest."""
-    from webagent.envs.miniwob import available_tasks, read_tasks_file
+    """The MiniWoB++ dev tasks (shipped in the package, or WEBAGENT_DEV_TASKS) first, then the rest."""
+    from webagent.envs.miniwob import DEV_TASKS_FILE, available_tasks, read_task_names
 
-    tasks = available_tasks()
-    listed = Path(__file__).resolve().parents[1].parent / "shared" / "miniwob" / "dev_tasks.txt"
     env = os.environ.get("WEBAGENT_DEV_TASKS")
-    path = Path(env) if env else listed
-    dev = read_tasks_file(path) if path.exists() else []
-    return dev + [t for t in tasks if t not in dev]
+    dev = read_task_names(Path(env) if env else DEV_TASKS_FILE)
+    return dev + [t for t in available_tasks() if t not in dev]
 
 
 def _session_text(state: WorkerState, owner: str) -> str:

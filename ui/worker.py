@@ -391,7 +391,7 @@ class SessionWorker:
 
     def _run_request(self, request: SessionRequest) -> None:
         from webagent.envs.miniwob import MiniWoBEnv
-        from webagent.envs.scripted import ScriptedEnv, ScriptedTask, read_task_file
+        from webagent.envs.scripted import ScriptedEnv, ScriptedTask, read_scripted_tasks
 
         agent = self.agent
         run_id = self._parts.start_run(
@@ -405,7 +405,7 @@ class SessionWorker:
             if request.kind == "url":
                 tasks = [ScriptedTask(request.url, request.instruction, request.until_text, name=request.url)]
             else:
-                tasks = read_task_file(request.task_file)
+                tasks = read_scripted_tasks(request.task_file)
             episodes = [(ScriptedEnv(self._session, t), t.name, request.seed) for t in tasks]
         for number, (env, task, seed) in enumerate(episodes, start=1):
             if self._cancel.is_set():

@@ -102,12 +102,12 @@ def miniwob(
     shots: ShotsOpt = 3,
 ) -> None:
     """Run the agent on MiniWoB++ tasks and report success per task."""
-    from webagent.envs.miniwob import read_tasks_file
+    from webagent.envs.miniwob import read_task_names
     from webagent.progress import RichReporter
     from webagent.runs import run_miniwob
 
     try:
-        tasks = list(task or []) + (read_tasks_file(tasks_file) if tasks_file else [])
+        tasks = list(task or []) + (read_task_names(tasks_file) if tasks_file else [])
         if not tasks:
             raise WebAgentError("name a task with --task or a file with --tasks-file")
         settings = _settings(
@@ -163,13 +163,13 @@ def run(
     shots: ShotsOpt = 3,
 ) -> None:
     """Run the agent on any site: a URL and an instruction, or a task file."""
-    from webagent.envs.scripted import ScriptedTask, read_task_file
+    from webagent.envs.scripted import ScriptedTask, read_scripted_tasks
     from webagent.progress import RichReporter
     from webagent.runs import run_scripted
 
     try:
         if task_file:
-            tasks = read_task_file(task_file)
+            tasks = read_scripted_tasks(task_file)
         elif url and task:
             tasks = [ScriptedTask(url=url, instruction=task, until_text=until_text, name=url)]
         else:
@@ -309,7 +309,7 @@ def learn(
     model_version: VersionOpt = "active",
 ) -> None:
     """Learn from supervision on MiniWoB++ tasks; write learning curves (JSON + PNG)."""
-    from webagent.envs.miniwob import read_tasks_file
+    from webagent.envs.miniwob import read_task_names
     from webagent.learning.driver import CurveSettings, learn_miniwob
     from webagent.learning.plots import plot_curves
     from webagent.progress import RichReporter
@@ -317,7 +317,7 @@ def learn(
     from webagent.supervision import check_oracles
 
     try:
-        tasks = list(task or []) + (read_tasks_file(tasks_file) if tasks_file else [])
+        tasks = list(task or []) + (read_task_names(tasks_file) if tasks_file else [])
         if not tasks:
             raise WebAgentError("name a task with --task or a file with --tasks-file")
         curve = CurveSettings(episodes=episodes, eval_every=eval_every, eval_seeds=eval_seeds)

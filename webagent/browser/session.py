@@ -61,6 +61,7 @@ class BrowserSession:
         self._jobs: queue.Queue[tuple[Callable, Future] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._page = None
+        self._browser = None  # owned by the owner thread
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> BrowserSession:
@@ -118,6 +119,24 @@ class BrowserSession:
     def goto(self, url: str) -> None:
         self.call(_goto, url, self.config.navigation_timeout_ms)
 
+    def new_context(self) -> None:
+        """Replace the page with one in a fresh browser context (no cookies, storage or
+        open pages from before), as a test or a new user session wants."""
+        self.call(lambda page: None)  # started, and nothing queued runs on the old page after this
+        self.call(self._swap_context)
+
+    def _swap_context(self, page) -> None:
+        old = page.context
+        self._page = self._open_page()
+        old.close()
+
+    def _open_page(self):
+        context = self._browser.new_context(
+            viewport={"width": self.config.viewport_width, "height": self.config.viewport_height}
+        )
+        context.set_default_timeout(self.config.action_timeout_ms)
+        return context.new_page()
+
     # -- the owner thread ---------------------------------------------------
     def _own(self, ready: Future) -> None:
         try:
@@ -129,11 +148,8 @@ class BrowserSession:
                 headless=self.config.headless,
                 args=list(CLOSED_NETWORK_FLAGS),
             )
-            context = browser.new_context(
-                viewport={"width": self.config.viewport_width, "height": self.config.viewport_height}
-            )
-            context.set_default_timeout(self.config.action_timeout_ms)
-            self._page = context.new_page()
+            self._browser = browser
+            self._page = self._open_page()
         except Exception as exc:  # noqa: BLE001 - reported to the starting thread
             ready.set_exception(BrowserError(f"could not start Chromium at {self.config.executable_path}: {exc}"))
             return

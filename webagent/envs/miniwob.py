@@ -20,6 +20,7 @@ from webagent.envs.base import EpisodeStatus, act_in_page
 from webagent.errors import BrowserError, DataError
 
 EPISODE_MAX_TIME_MS = 10**9
+DEV_TASKS_FILE = Path(__file__).with_name("dev_tasks.txt")
 # The utterance and the reward display are not part of the task's page (the
 # instruction is given separately); widgets like dialogs live outside #area.
 NOT_THE_TASK = ("#query", "#reward-display", "#click-canvas", "#sync-task-cover")
@@ -38,7 +39,13 @@ def available_tasks() -> list[str]:
     return sorted(p.stem for p in (miniwob_html_dir() / "miniwob").glob("*.html"))
 
 
-def read_tasks_file(path: str | Path) -> list[str]:
+def dev_tasks() -> list[str]:
+    """The MiniWoB++ tasks for development and tuning (shipped in the package); all
+    other tasks are how we check that the agent generalises."""
+    return read_task_names(DEV_TASKS_FILE)
+
+
+def read_task_names(path: str | Path) -> list[str]:
     """Task names, one per line; '#' starts a comment. Unknown names are an error."""
     path = Path(path)
     try:

@@ -29,7 +29,7 @@ class ScriptedTask:
     name: str = ""
 
 
-def read_task_file(path: str | Path) -> list[ScriptedTask]:
+def read_scripted_tasks(path: str | Path) -> list[ScriptedTask]:
     path = Path(path)
     try:
         lines = path.read_text().splitlines()

@@ -3,7 +3,7 @@
 Speculative sampling and SMC steering are written against `LogitsSource`, not
 against a transformers model, so the same code runs on the real model (with
 its KV cache) and on a table of the real model's logits precomputed for every
-prefix of a small language (`webagent.models.exact`), where thousands of
+prefix of a small language (`tests/support/exact.py`), where thousands of
 samples cost seconds: that is how the samplers are tested for exactness.
 
 A source is asked for logits by *whole continuations* of one fixed prompt; it
