@@ -74,3 +74,19 @@ def test_an_old_store_is_migrated_forward(tmp_path):
     store = Store(path)
     assert store.schema_version == len(MIGRATIONS) >= 2
     assert "error" in store.db["episodes"].columns_dict
+
+
+def test_several_processes_can_open_one_new_store_at_once(tmp_path):
+    """Migrations run under the write lock: exactly one process migrates, none fails."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "race.db"
+    code = f"from webagent.store import Store; s = Store({str(db)!r}); print(s.schema_version)"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(6)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err.decode()[-500:] for _, err in results]
+    assert {out.decode().strip() for out, _ in results} == {str(len(MIGRATIONS))}
+    assert Store(db).schema_version == len(MIGRATIONS)

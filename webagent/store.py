@@ -227,8 +227,9 @@ class Store:
         self.path = Path(path) if path else default_db_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
             self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA busy_timeout = 30000")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
@@ -236,13 +237,23 @@ class Store:
             raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
 
     def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise StoreError(f"{self.path} has schema version {version}; this webagent knows {len(MIGRATIONS)}")
-        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.db.conn:
+        """Bring the schema up to date. Several processes may open one new store at
+        once: the write lock is taken first (BEGIN IMMEDIATE) and the version read
+        under it, so exactly one of them migrates and the others see its result."""
+        if self.schema_version == len(MIGRATIONS):
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self.schema_version
+            if version > len(MIGRATIONS):
+                raise StoreError(f"{self.path} has schema version {version}; this webagent knows {len(MIGRATIONS)}")
+            for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
                 migration(self.db)
                 self.db.execute(f"PRAGMA user_version = {number}")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     @property
     def schema_version(self) -> int:
