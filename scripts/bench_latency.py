@@ -34,13 +34,7 @@ def latencies_from_store(db: Path, run_id: int | None = None) -> list[dict]:
     """Step latencies of the model runs in a store (or of one run)."""
     from webagent.store import Store
 
-    store = Store(db)
-    rows = store.db.execute(
-        "SELECT s.latency FROM steps s JOIN episodes e ON e.id = s.episode_id JOIN runs r ON r.id = e.run_id "
-        "WHERE r.policy = 'model' AND (? IS NULL OR r.id = ?)",
-        [run_id, run_id],
-    ).fetchall()
-    return [json.loads(r[0]) for r in rows if r[0]]
+    return Store(db).step_latencies(policy="model", run_id=run_id)
 
 
 def main() -> int:

@@ -90,3 +90,31 @@ def test_several_processes_can_open_one_new_store_at_once(tmp_path):
     assert all(p.returncode == 0 for p in procs), [err.decode()[-500:] for _, err in results]
     assert {out.decode().strip() for out, _ in results} == {str(len(MIGRATIONS))}
     assert Store(db).schema_version == len(MIGRATIONS)
+
+
+def test_one_store_shared_by_threads_loses_no_write(store):
+    import threading
+
+    def write(source):
+        for _ in range(100):
+            store.add_feedback(episode_id=None, step_id=None, kind="confirm", proposed="x", action="x", source=source)
+
+    threads = [threading.Thread(target=write, args=(name,)) for name in ("person", "oracle")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(store.feedback()) == 200 and store.last_feedback_id() == 200
+
+
+def test_history_and_calibration_are_read_by_the_store(store):
+    run = store.start_run(command="t", policy="model", model="m", model_version="m@base", seed=0, config={})
+    episode = store.start_episode(run, task="click-button", seed=0, instruction="Click OK")
+    for kind, confidence, source in [("confirm", 0.9, "person"), ("correct", 0.4, "oracle"), ("confirm", 0.99, "auto")]:
+        store.add_feedback(
+            episode_id=episode, step_id=None, kind=kind, proposed="a", action="b", source=source, confidence=confidence
+        )
+    assert store.calibration_pairs(("person", "oracle")) == [(0.9, True), (0.4, False)]
+    assert store.latest_episode_id(run) == episode and store.interventions_by_episode() == {episode: 1}
+    history = store.history(limit=10)
+    assert [r["id"] for r in history["runs"]] == [run] and len(history["feedback"]) == 3

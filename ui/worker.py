@@ -298,8 +298,7 @@ class SessionWorker:
     def _current_episode(self) -> int | None:
         if self._run_id is None:
             return None
-        row = self.store.db.execute("SELECT MAX(id) FROM episodes WHERE run_id = ?", [self._run_id]).fetchone()
-        return row[0] if row else None
+        return self.store.latest_episode_id(self._run_id)
 
     def _auto_approved(self, proposal: Proposal, calibration) -> None:
         self._set(view=proposal_view(proposal, auto=True), message="auto-approved a step", number=0)
@@ -427,21 +426,7 @@ class SessionWorker:
 
 def load_history(store: Store, *, limit: int = 200) -> dict[str, list[dict]]:
     """Recent runs and episodes, and all feedback of those episodes (for the history view and plots)."""
-    runs = list(store.db.execute_returning_dicts("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit]))
-    episodes = list(store.db.execute_returning_dicts("SELECT * FROM episodes ORDER BY id DESC LIMIT ?", [limit]))
-    episodes.reverse()
-    ids = [e["id"] for e in episodes]
-    feedback = []
-    if ids:
-        marks = ",".join("?" * len(ids))
-        feedback = list(
-            store.db.execute_returning_dicts(
-                f"SELECT id, episode_id, step_id, kind, proposed, action, source, confidence, created "
-                f"FROM feedback WHERE episode_id IN ({marks}) ORDER BY id",
-                ids,
-            )
-        )
-    return {"runs": runs, "episodes": episodes, "feedback": feedback}
+    return store.history(limit=limit)
 
 
 def export_episodes(store: Store, episode_ids: list[int], path: Path) -> Path:

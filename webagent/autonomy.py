@@ -38,15 +38,7 @@ AUTO = Source.AUTO
 
 def calibration_pairs(store: Store, sources: Sequence[str] = CALIBRATION_SOURCES) -> list[tuple[float, bool]]:
     """(confidence, agreed) for every judged proposal in the store from `sources`."""
-    if not sources:
-        return []
-    marks = ",".join("?" * len(sources))
-    rows = store.db.execute(
-        f"SELECT confidence, kind FROM feedback WHERE confidence IS NOT NULL AND source IN ({marks}) "
-        "AND kind IN ('confirm', 'reject', 'correct') ORDER BY id",
-        list(sources),
-    ).fetchall()
-    return [(float(confidence), kind == "confirm") for confidence, kind in rows]
+    return store.calibration_pairs(sources)
 
 
 def store_calibration(store: Store, settings: AutonomySettings) -> Calibration:
@@ -88,7 +80,7 @@ class AutoApprover:
         """The current threshold, recomputed only when feedback or settings changed."""
         with self._lock:
             settings = self.settings
-            last = self.store.db.execute("SELECT MAX(id) FROM feedback").fetchone()[0] or 0
+            last = self.store.last_feedback_id()
             key = (last, settings.alpha, settings.delta, settings.min_samples, settings.sources)
             if self._cache is None or self._cache[0] != key:
                 self._cache = (key, store_calibration(self.store, settings))

@@ -54,8 +54,7 @@ class ExemplarMemory:
     def _load(self) -> None:
         import torch
 
-        rows = list(self.store.db["exemplars"].rows_where("namespace = ?", [self.namespace], order_by="id"))
-        rows = rows[-self.capacity :]
+        rows = self.store.exemplar_rows(self.namespace, limit=self.capacity)
         self._items = [
             Exemplar(
                 r["query"], r["context"], r["output"], r["namespace"], r["task"] or "", r["source_step_id"], r["id"]
@@ -77,25 +76,17 @@ class ExemplarMemory:
             return False
         vector = self.embedder.embed([exemplar.query])[0].float().contiguous()
         if self.store is not None:
-            from webagent.store import _now
-
-            row_id = (
-                self.store.db["exemplars"]
-                .insert(
-                    {
-                        "created": _now(),
-                        "namespace": self.namespace,
-                        "key": exemplar.key,
-                        "query": exemplar.query,
-                        "context": exemplar.context,
-                        "output": exemplar.output,
-                        "task": exemplar.task,
-                        "source_step_id": exemplar.source_step_id,
-                        "embedding": vector.numpy().tobytes(),
-                    },
-                    ignore=True,
-                )
-                .last_pk
+            row_id = self.store.add_exemplar(
+                {
+                    "namespace": self.namespace,
+                    "key": exemplar.key,
+                    "query": exemplar.query,
+                    "context": exemplar.context,
+                    "output": exemplar.output,
+                    "task": exemplar.task,
+                    "source_step_id": exemplar.source_step_id,
+                    "embedding": vector.numpy().tobytes(),
+                }
             )
             exemplar = replace(exemplar, id=row_id)
         self._items.append(exemplar)
@@ -113,9 +104,7 @@ class ExemplarMemory:
         self._keys -= {e.key for e in gone}
         self._vectors = self._vectors[excess:]
         if self.store is not None:
-            ids = [e.id for e in gone if e.id is not None]
-            if ids:
-                self.store.db.execute(f"DELETE FROM exemplars WHERE id IN ({','.join('?' * len(ids))})", ids)
+            self.store.delete_exemplars([e.id for e in gone if e.id is not None])
 
     def retrieve(self, query: str, k: int = 3) -> list[Exemplar]:
         """The k most similar exemplars, most similar first, distinct outputs-in-context."""

@@ -219,7 +219,17 @@ FEEDBACK_KINDS = ("confirm", "reject", "correct")
 
 
 class Store:
-    """A handle on one sqlite file. Pass it explicitly; there is no global store."""
+    """A handle on one sqlite file. Pass it explicitly; there is no global store.
+
+    This class is the only code that reads or writes the tables (schema and
+    migrations: `MIGRATIONS` above).
+
+    Connections and threads: one Store is one connection, in autocommit mode, and
+    may be shared by the threads of one process (the panel's worker and its UI
+    handlers): every method is one statement or one short transaction, and
+    sqlite serialises them. Work that writes for long from its own thread (the
+    online tuner) opens its own Store on the same path; WAL lets readers go on
+    while it writes, and a busy timeout makes writers wait instead of failing."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         import sqlite_utils
@@ -430,6 +440,83 @@ class Store:
         return [r[0] for r in self.db.execute(sql, args).fetchall()]
 
     # -- end of Mind2Web replay --------------------------------------------------
+
+    # -- exemplar memory (webagent.memory) -------------------------------------
+    def exemplar_rows(self, namespace: str, *, limit: int) -> list[dict]:
+        """The latest `limit` exemplars of a namespace, oldest first."""
+        rows = self.db.execute_returning_dicts(
+            "SELECT * FROM (SELECT * FROM exemplars WHERE namespace = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
+            [namespace, limit],
+        )
+        return list(rows)
+
+    def add_exemplar(self, row: dict[str, Any]) -> int | None:
+        """A new exemplar row; an identical one (same namespace and key) is kept as it is."""
+        return self.db["exemplars"].insert({"created": _now(), **row}, ignore=True).last_pk
+
+    def delete_exemplars(self, ids: list[int]) -> None:
+        if ids:
+            self.db.execute(f"DELETE FROM exemplars WHERE id IN ({','.join('?' * len(ids))})", ids)
+
+    # -- calibration (webagent.autonomy) ---------------------------------------
+    def calibration_pairs(self, sources) -> list[tuple[float, bool]]:
+        """(confidence, agreed) for every proposal judged by one of `sources` before it ran."""
+        if not sources:
+            return []
+        marks = ",".join("?" * len(sources))
+        rows = self.db.execute(
+            f"SELECT confidence, kind FROM feedback WHERE confidence IS NOT NULL AND source IN ({marks}) "
+            "AND kind IN ('confirm', 'reject', 'correct') ORDER BY id",
+            [str(s) for s in sources],
+        ).fetchall()
+        return [(float(confidence), kind == "confirm") for confidence, kind in rows]
+
+    def last_feedback_id(self) -> int:
+        return self.db.execute("SELECT MAX(id) FROM feedback").fetchone()[0] or 0
+
+    # -- learning curves, the panel's history, benchmarks ------------------------
+    def run(self, run_id: int) -> dict:
+        return self.db["runs"].get(run_id)
+
+    def run_episodes(self, run_id: int) -> list[dict]:
+        return list(self.db["episodes"].rows_where("run_id = ?", [run_id], order_by="id"))
+
+    def latest_episode_id(self, run_id: int) -> int | None:
+        return self.db.execute("SELECT MAX(id) FROM episodes WHERE run_id = ?", [run_id]).fetchone()[0]
+
+    def interventions_by_episode(self) -> dict[int, int]:
+        """Rejections and corrections per episode."""
+        rows = self.db.execute(
+            "SELECT episode_id, COUNT(*) FROM feedback WHERE kind IN ('reject', 'correct') GROUP BY episode_id"
+        )
+        return dict(rows.fetchall())
+
+    def history(self, *, limit: int = 200) -> dict[str, list[dict]]:
+        """Recent runs and episodes (oldest episode first), and all feedback of those episodes."""
+        runs = list(self.db.execute_returning_dicts("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit]))
+        episodes = list(self.db.execute_returning_dicts("SELECT * FROM episodes ORDER BY id DESC LIMIT ?", [limit]))
+        episodes.reverse()
+        ids = [e["id"] for e in episodes]
+        feedback = []
+        if ids:
+            marks = ",".join("?" * len(ids))
+            feedback = list(
+                self.db.execute_returning_dicts(
+                    f"SELECT id, episode_id, step_id, kind, proposed, action, source, confidence, created "
+                    f"FROM feedback WHERE episode_id IN ({marks}) ORDER BY id",
+                    ids,
+                )
+            )
+        return {"runs": runs, "episodes": episodes, "feedback": feedback}
+
+    def step_latencies(self, *, policy: str = "model", run_id: int | None = None) -> list[dict]:
+        """Per-stage latencies of the steps of runs with `policy` (or of one run)."""
+        rows = self.db.execute(
+            "SELECT s.latency FROM steps s JOIN episodes e ON e.id = s.episode_id JOIN runs r ON r.id = e.run_id "
+            "WHERE r.policy = ? AND (? IS NULL OR r.id = ?)",
+            [policy, run_id, run_id],
+        ).fetchall()
+        return [json.loads(r[0]) for r in rows if r[0]]
 
     # -- reading -------------------------------------------------------------
     def episode(self, episode_id: int) -> dict:

@@ -157,13 +157,9 @@ def curves_from_store(store: Store, run_id: int) -> dict:
     """Rebuild a learn run's curves from the store alone (for a run that was
     interrupted before it wrote its JSON): held-out episodes are those with seeds
     from EVAL_SEED_BASE up, and the training episodes before them set their x."""
-    run = store.db["runs"].get(run_id)
-    episodes = list(store.db["episodes"].rows_where("run_id = ?", [run_id], order_by="id"))
-    interventions = dict(
-        store.db.execute(
-            "SELECT episode_id, COUNT(*) FROM feedback WHERE kind IN ('reject', 'correct') GROUP BY episode_id"
-        ).fetchall()
-    )
+    run = store.run(run_id)
+    episodes = store.run_episodes(run_id)
+    interventions = store.interventions_by_episode()
     curves: dict[str, dict] = {}
     pending: dict[str, list[dict]] = {}
     for e in episodes:
