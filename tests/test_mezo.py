@@ -291,14 +291,14 @@ def _reset_to_base(model, base_module) -> None:
 
 
 @pytest.fixture(scope="module")
-def confirmed(model, browser, miniwob_server, embedder):
+def confirmed(model, browser_session, miniwob_server, embedder):
     """Confirmed steps from the oracles: (train, held-out seeds)."""
     from webagent.candidates import HybridRanker
     from webagent.learning.oracle_set import oracle_examples
 
     ranker = HybridRanker(embedder)
-    train = oracle_examples(browser, miniwob_server, model, ranker, TASKS, [0, 1, 2])
-    held = oracle_examples(browser, miniwob_server, model, ranker, TASKS, [100, 101])
+    train = oracle_examples(browser_session, miniwob_server, model, ranker, TASKS, [0, 1, 2])
+    held = oracle_examples(browser_session, miniwob_server, model, ranker, TASKS, [100, 101])
     assert len(train) >= 6 and len(held) >= 4
     return train, held
 
