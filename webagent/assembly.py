@@ -99,6 +99,7 @@ class Assembly:
             "model_version": self.policy.version,
             "stored_version": self.version_row["version"] if self.version_row else None,
             "memory_exemplars": len(self.memory) if self.memory is not None else None,
+            "supervisor": self.supervisor.name if self.supervisor is not None else None,
         }
 
     def start_run(self, command: str, **extra) -> int:
