@@ -36,7 +36,7 @@ def test_supervised_and_unsupervised_agents_share_the_parts(store, embedder):
     assert [type(o).__name__ for o in evaluator.observers] == ["StepRecorder"]
     run_id = parts.start_run("test")
     config = store.run(run_id)["config"]
-    assert '"supervisor": "oracle"' in config and '"policy": "ranker"' in config
+    assert config["settings"]["supervisor"] == "oracle" and config["settings"]["policy"] == "ranker"
 
 
 def test_stored_exemplars_reach_the_prompt_by_default(store, embedder, default_model):

@@ -51,16 +51,6 @@ def proposal_view(proposal, *, auto: bool | None = None) -> dict[str, Any]:
     }
 
 
-def decoded(step: dict[str, Any]) -> dict[str, Any]:
-    """A stored step row with its JSON columns decoded."""
-    out = dict(step)
-    for key in ("candidates", "observation", "latency"):
-        if isinstance(out.get(key), str):
-            try:
-                out[key] = json.loads(out[key])
-            except json.JSONDecodeError:
-                out[key] = None
-    return out
 
 
 def _font(size: int):
@@ -327,7 +317,6 @@ def gallery_items(steps: Iterable[dict[str, Any]], root: Path) -> list[tuple[Any
     """(annotated screenshot, caption) per stored step that has a screenshot."""
     items = []
     for step in steps:
-        step = decoded(step)
         if not step.get("screenshot"):
             continue
         path = root / step["screenshot"]
@@ -346,8 +335,8 @@ def gallery_items(steps: Iterable[dict[str, Any]], root: Path) -> list[tuple[Any
 def episode_record(
     episode: dict[str, Any], steps: Sequence[dict[str, Any]], feedback: Sequence[dict[str, Any]]
 ) -> dict:
-    """One exported episode: the episode row, its steps (JSON columns decoded, prompts kept) and its verdicts."""
-    return {**episode, "steps": [decoded(s) for s in steps], "feedback": list(feedback)}
+    """One exported episode: the episode row, its steps (as the store decodes them, prompts kept) and its verdicts."""
+    return {**episode, "steps": list(steps), "feedback": list(feedback)}
 
 
 def export_jsonl(records: Iterable[dict[str, Any]]) -> str:

@@ -216,8 +216,8 @@ def logs(
     if not rows:
         console.print(f"no steps in {store.path}")
     for row in rows:
-        candidates = json.loads(row["candidates"] or "[]")
-        latency = json.loads(row["latency"] or "{}")
+        candidates = row["candidates"] or []
+        latency = row["latency"] or {}
         console.rule(f"episode {row['episode_id']} · step {row['idx']} · {row['task']}")
         console.print(f"[b]task[/b] {row['instruction']}")
         console.print(f"[b]page[/b] {row['url']}  ({row['title']})")

@@ -181,7 +181,7 @@ def curves_from_store(store: Store, run_id: int) -> dict:
         )
     for task, rest in pending.items():
         _flush(curves[task], rest)
-    config = json.loads(run["config"])
+    config = run["config"] or {}
     settings = {"agent": config.get("settings", {}), "learn": config.get("learn", {})}
     return {"run_id": run_id, "settings": settings, "tasks": curves, "summary": summarize_curves(curves)}
 

@@ -70,7 +70,7 @@ def episode_task(store: Store, episode_id: int) -> Task:
         target = nodes.get(action.element_id)
         if target is None:
             raise DataError(f"{where}: the acted element [{action.element_id}] is not in its cleaned HTML")
-        ranked = [str(c["id"]) for c in json.loads(row["candidates"] or "[]")]
+        ranked = [str(c["id"]) for c in (row["candidates"] or [])]
         op = Operation(action.verb, action.verb, action.argument or "")
         steps.append(
             ActionStep(

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from webagent.errors import StoreError
+from webagent.store.schema import JSON_COLUMNS, MIGRATIONS
+
+__all__ = ["FEEDBACK_KINDS", "MIGRATIONS", "Store", "default_db_path"]
 
 
 def default_db_path() -> Path:
@@ -32,187 +34,27 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def _decoded(table: str, row: dict | None) -> dict | None:
+    """A row with its JSON columns (`schema.JSON_COLUMNS`) decoded; an unreadable value becomes None."""
+    if row is None:
+        return None
+    out = dict(row)
+    for column in JSON_COLUMNS.get(table, ()):
+        value = out.get(column)
+        if isinstance(value, str):
+            try:
+                out[column] = json.loads(value)
+            except json.JSONDecodeError:
+                out[column] = None
+    return out
+
+
 def _json(value: Any) -> str:
     if is_dataclass(value) and not isinstance(value, type):
         value = asdict(value)
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
-def _v1(db) -> None:
-    db["runs"].create(
-        {
-            "id": int,
-            "created": str,
-            "command": str,
-            "policy": str,
-            "model": str,
-            "model_version": str,
-            "seed": int,
-            "config": str,
-        },
-        pk="id",
-    )
-    db["episodes"].create(
-        {
-            "id": int,
-            "run_id": int,
-            "task": str,
-            "seed": int,
-            "instruction": str,
-            "started": str,
-            "finished": str,
-            "steps": int,
-            "reward": float,
-            "done": int,
-            "outcome": str,
-        },
-        pk="id",
-        foreign_keys=[("run_id", "runs", "id")],
-    )
-    db["steps"].create(
-        {
-            "id": int,
-            "episode_id": int,
-            "idx": int,
-            "created": str,
-            "url": str,
-            "title": str,
-            "observation": str,
-            "candidates": str,
-            "prompt": str,
-            "raw_output": str,
-            "action": str,
-            "confidence": float,
-            "error": str,
-            "latency": str,
-            "model_version": str,
-            "seed": int,
-        },
-        pk="id",
-        foreign_keys=[("episode_id", "episodes", "id")],
-    )
-    db["episodes"].create_index(["run_id"])
-    db["steps"].create_index(["episode_id", "idx"])
-
-
-def _v2(db) -> None:
-    db["episodes"].add_column("error", str)
-
-
-def _v3(db) -> None:
-    """Learning: feedback on steps, exemplar memory, numbered model versions."""
-    db["steps"].add_column("proposed", str)  # the policy's proposal, when a supervisor changed it
-    db["feedback"].create(
-        {
-            "id": int,
-            "created": str,
-            "episode_id": int,
-            "step_id": int,
-            "kind": str,  # confirm | reject | correct
-            "proposed": str,  # what the agent proposed (DSL)
-            "action": str,  # the right action (DSL): the proposal when confirmed, the correction when corrected
-            "source": str,  # person | oracle | reward | api
-            "prompt": str,  # the prompt the proposal was made under (training input)
-        },
-        pk="id",
-        foreign_keys=[("episode_id", "episodes", "id"), ("step_id", "steps", "id")],
-    )
-    db["feedback"].create_index(["episode_id"])
-    db["exemplars"].create(
-        {
-            "id": int,
-            "created": str,
-            "namespace": str,  # "web" for agent steps; the schema's name for the Online API
-            "key": str,  # de-duplication key
-            "query": str,  # what retrieval embeds
-            "context": str,  # the abstracted state as the model saw it
-            "output": str,  # the confirmed output (action DSL or JSON)
-            "task": str,
-            "source_step_id": int,
-            "embedding": bytes,
-        },
-        pk="id",
-    )
-    db["exemplars"].create_index(["namespace", "key"], unique=True)
-    db["model_versions"].create(
-        {
-            "id": int,
-            "created": str,
-            "model": str,  # the base model's name
-            "version": int,
-            "parent": int,
-            "method": str,  # base | mezo | backprop
-            "param_set": str,
-            "updates": str,  # JSON list of MeZO updates (seed, projected_grad, lr, eps): the checkpoint
-            "status": str,  # active | kept | rolled-back
-            "metrics": str,
-            "note": str,
-        },
-        pk="id",
-    )
-    db["model_versions"].create_index(["model", "version"], unique=True)
-
-
-def _v4(db) -> None:
-    """Mind2Web replay: one row per evaluation, one per replayed step (so a re-run resumes);
-    each live step's cleaned HTML, for export in the Mind2Web format."""
-    db["steps"].add_column("cleaned_html", str)
-    db["replay_evals"].create(
-        {
-            "id": int,
-            "created": str,
-            "key": str,  # hash of data files, split and settings: the same key resumes
-            "split": str,
-            "settings": str,
-            "finished": str,
-            "metrics": str,
-        },
-        pk="id",
-    )
-    db["replay_evals"].create_index(["key"], unique=True)
-    db["replay_steps"].create(
-        {
-            "id": int,
-            "eval_id": int,
-            "created": str,
-            "annotation_id": str,
-            "action_uid": str,
-            "idx": int,
-            "website": str,
-            "domain": str,
-            "subdomain": str,
-            "positives": str,  # JSON list of backend_node_ids
-            "positive_rank": int,  # 1-based rank of the best positive among all candidates; NULL if none
-            "candidates": int,  # how many candidates were ranked
-            "shown": str,  # JSON list of the top-k ids shown to the policy
-            "predicted": str,  # the action (DSL), NULL when no positive was shown
-            "predicted_op": str,
-            "gold_op": str,
-            "element_correct": int,
-            "op_f1": float,
-            "step_success": int,
-            "raw_output": str,
-            "prompt": str,
-            "confidence": float,
-            "error": str,
-            "seconds": float,
-        },
-        pk="id",
-        foreign_keys=[("eval_id", "replay_evals", "id")],
-    )
-    db["replay_steps"].create_index(["eval_id", "annotation_id", "action_uid"], unique=True)
-
-
-def _v5(db) -> None:
-    """Supervision panel: the confidence each verdict was given at (for calibrating auto-approval),
-    the policy's own confidence and the critic's opinion that make it up, and a screenshot per step."""
-    db["feedback"].add_column("confidence", float)
-    db["steps"].add_column("policy_confidence", float)
-    db["steps"].add_column("critic", float)
-    db["steps"].add_column("screenshot", str)  # a PNG's path, relative to the database's folder
-
-
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5]
 
 
 FEEDBACK_KINDS = ("confirm", "reject", "correct")
@@ -395,10 +237,8 @@ class Store:
     def model_versions(self, model: str | None = None) -> list[dict]:
         where, args = ("model = ?", [model]) if model else (None, [])
         rows = self.db["model_versions"].rows_where(where, args, order_by="model, version")
-        return [
-            {**r, "updates": json.loads(r["updates"] or "[]"), "metrics": json.loads(r["metrics"] or "{}")}
-            for r in rows
-        ]
+        decoded = [_decoded("model_versions", r) for r in rows]
+        return [{**r, "updates": r["updates"] or [], "metrics": r["metrics"] or {}} for r in decoded]
 
     # -- Mind2Web replay (webagent/mind2web) --------------------------------------
     def start_replay(self, key: str, *, split: str, settings: Any) -> int:
@@ -476,7 +316,7 @@ class Store:
 
     # -- learning curves, the panel's history, benchmarks ------------------------
     def run(self, run_id: int) -> dict:
-        return self.db["runs"].get(run_id)
+        return _decoded("runs", self.db["runs"].get(run_id))
 
     def run_episodes(self, run_id: int) -> list[dict]:
         return list(self.db["episodes"].rows_where("run_id = ?", [run_id], order_by="id"))
@@ -493,7 +333,7 @@ class Store:
 
     def history(self, *, limit: int = 200) -> dict[str, list[dict]]:
         """Recent runs and episodes (oldest episode first), and all feedback of those episodes."""
-        runs = list(self.db.execute_returning_dicts("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit]))
+        runs = [_decoded("runs", r) for r in self.db.execute_returning_dicts("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit])]
         episodes = list(self.db.execute_returning_dicts("SELECT * FROM episodes ORDER BY id DESC LIMIT ?", [limit]))
         episodes.reverse()
         ids = [e["id"] for e in episodes]
@@ -523,7 +363,8 @@ class Store:
         return self.db["episodes"].get(episode_id)
 
     def steps(self, episode_id: int) -> list[dict]:
-        return list(self.db["steps"].rows_where("episode_id = ?", [episode_id], order_by="idx"))
+        rows = self.db["steps"].rows_where("episode_id = ?", [episode_id], order_by="idx")
+        return [_decoded("steps", r) for r in rows]
 
     def last_steps(self, n: int) -> list[dict]:
         rows = self.db.execute(
@@ -532,7 +373,7 @@ class Store:
             [n],
         )
         cols = [d[0] for d in rows.description]
-        return [dict(zip(cols, r, strict=True)) for r in reversed(rows.fetchall())]
+        return [_decoded("steps", dict(zip(cols, r, strict=True))) for r in reversed(rows.fetchall())]
 
     def close(self) -> None:
         self.db.conn.close()
