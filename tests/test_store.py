@@ -27,7 +27,9 @@ def test_round_trip(store):
     assert episode["steps"] == 2 and episode["reward"] == 1.0 and episode["outcome"] == "success"
     steps = store.steps(ep)
     assert [s["action"] for s in steps] == ["CLICK [1]", 'TYPE [2] "x"']
-    assert steps[0]["candidates"] == '[{"id": "1", "score": 0.5}]'
+    assert steps[0]["candidates"] == [{"id": "1", "score": 0.5}] and steps[0]["latency"] == {"decide": 0.1}
+    raw = store.db.execute("SELECT candidates FROM steps WHERE id = ?", [steps[0]["id"]]).fetchone()[0]
+    assert raw == '[{"id": "1", "score": 0.5}]'  # stored as JSON, decoded on the way out
     assert [s["action"] for s in store.last_steps(1)] == ['TYPE [2] "x"']
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 

@@ -11,14 +11,10 @@ import time
 import pytest
 
 from webagent.actions import Action, parse_action
-from webagent.autonomy import AutoApprover, AutonomySettings
-from webagent.browser.observation import Element, Observation
+from webagent.autonomy import AutonomySettings
 from webagent.browser.session import CLOSED_NETWORK_FLAGS, default_chromium_path
-from webagent.candidates import Candidate
 from webagent.envs.oracles import ORACLES
-from webagent.policy import Decision
 from webagent.store import Store
-from webagent.supervision import CONFIRM, Proposal
 
 WAIT_MS = 240_000  # a proposal on a busy 2-core machine can take a while
 
@@ -248,84 +244,3 @@ def test_auto_approve_in_the_panel_asks_while_calibration_data_is_short(panel, p
     page.locator("#wa-auto input[type=checkbox]").uncheck()
     wait_for_text(page, "#wa-calibration", "Auto-approve off")
     page.context.close()
-
-
-class _Asked:
-    name = "person"
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def review(self, proposal):
-        self.calls += 1
-        return CONFIRM.by(self.name)
-
-    def review_episode(self, actions, reward):
-        return [None] * len(actions)
-
-
-def _proposal(confidence: float) -> Proposal:
-    button = Element("3", "button", text="OK", interactive=True)
-    observation = Observation("http://x/", "t", (button,))
-    decision = Decision(Action("CLICK", "3"), confidence)
-    return Proposal("Click OK", observation, (Candidate(button, 1.0),), (), decision)
-
-
-def test_auto_approve_never_fires_below_the_calibration_minimum(store):
-    asked = _Asked()
-    approver = AutoApprover(asked, store, AutonomySettings(enabled=True, alpha=0.1, delta=0.1, min_samples=30))
-
-    def judged(n, source="person", kind="confirm"):
-        for _ in range(n):
-            store.add_feedback(
-                episode_id=None,
-                step_id=None,
-                kind=kind,
-                proposed="CLICK [3]",
-                action="CLICK [3]",
-                source=source,
-                confidence=0.99,
-            )
-
-    judged(29)  # one short of the minimum, all agreeing, all very confident
-    judged(200, source="auto")  # the agent's own approvals never count
-    judged(50, source="reward")  # nor do after-the-fact reward confirmations
-    assert approver.calibration().threshold is None and approver.calibration().n == 29
-    assert approver.review(_proposal(0.999)) == CONFIRM.by("person") and asked.calls == 1
-    judged(1)  # now 30: (0.9)^30 = 0.042 ≤ δ, the threshold is the lowest confidence, 0.99
-    assert approver.calibration().threshold == pytest.approx(0.99)
-    assert approver.review(_proposal(0.995)) == CONFIRM.by("auto") and asked.calls == 1  # the verdict says who
-    assert approver.review(_proposal(0.98)) == CONFIRM.by("person") and asked.calls == 2
-    approver.configure(enabled=False)  # the switch off: always asks
-    approver.review(_proposal(0.999))
-    assert asked.calls == 3 and approver.auto_approved == 1
-
-
-def test_confidence_combines_policy_and_critic():
-    from webagent.critic import combine
-
-    assert combine(0.64, 1.0, 0.5) == pytest.approx(0.8)  # √(0.64 · 1)
-    assert combine(0.9, 0.1, 0.0) == 0.9 and combine(0.9, 0.1, 1.0) == 0.1
-    assert combine(0.0, 0.9, 0.5) == 0.0 and combine(0.5, 0.5, 0.25) == pytest.approx(0.5)
-
-
-@pytest.mark.slow
-def test_the_critic_scores_a_proposal_with_the_real_model(default_model):
-    from webagent.critic import Critic, CriticPolicy
-    from webagent.policy import FunctionPolicy
-
-    ok = Element("1", "button", text="OK", interactive=True)
-    cancel = Element("2", "button", text="Cancel", interactive=True)
-    observation = Observation("http://x/", "t", (ok, cancel))
-    candidates = [Candidate(ok, 1.0), Candidate(cancel, 0.5)]
-    critic = Critic(default_model)
-    prompt = critic.prompt('Click on the "OK" button.', observation, candidates, [], Action("CLICK", "2"))
-    assert "Proposed next action: CLICK [2]" in prompt and 'It acts on: [2] button text="Cancel"' in prompt
-    opinions = [
-        critic.judge('Click on the "OK" button.', observation, candidates, [], Action("CLICK", i)) for i in "12"
-    ]
-    assert all(0.0 < o.p_yes < 1.0 and o.reply in ("Yes", "No") for o in opinions)
-    policy = CriticPolicy(FunctionPolicy("fixed", lambda instruction, obs, history: Action("CLICK", "2")), critic)
-    decision = policy.decide('Click on the "OK" button.', observation, candidates, [], seed=0)
-    assert decision.policy_confidence == 1.0 and decision.critic == pytest.approx(opinions[1].p_yes)
-    assert decision.confidence == pytest.approx(opinions[1].p_yes ** 0.5) and policy.name == "fixed"

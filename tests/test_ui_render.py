@@ -190,7 +190,7 @@ def test_history_rows_and_export(tmp_path):
         }
     ]
     assert render.episode_rows(episodes, {5: feedback})[0][-1].startswith("reject (person)")
-    record = render.episode_record(episodes[0], [{**steps[0], "candidates": json.dumps(CANDIDATES)}], feedback)
+    record = render.episode_record(episodes[0], [{**steps[0], "candidates": CANDIDATES}], feedback)
     lines = render.export_jsonl([record, record]).splitlines()
     assert len(lines) == 2 and json.loads(lines[0])["steps"][0]["candidates"][0]["id"] == "4"
     assert render.parse_ids("3, 5-7 9,3") == [3, 5, 6, 7, 9]
@@ -206,10 +206,10 @@ def test_gallery_reads_screenshots_next_to_the_store(tmp_path):
             "idx": 0,
             "action": "CLICK [7]",
             "proposed": "CLICK [4]",
-            "candidates": json.dumps(CANDIDATES),
+            "candidates": CANDIDATES,
             "screenshot": "db-screenshots/000001-000.png",
         },
-        {"idx": 1, "action": "CLICK [7]", "proposed": None, "candidates": "[]", "screenshot": None},
+        {"idx": 1, "action": "CLICK [7]", "proposed": None, "candidates": [], "screenshot": None},
     ]
     ((image, caption),) = render.gallery_items(steps, tmp_path)
     assert caption == "step 1: CLICK [7] (proposed CLICK [4])"

@@ -389,20 +389,22 @@ def replay(
         gold = policy == "oracle"
         settings = _settings(policy="model" if gold else policy, model=model, model_version=model_version, memory=False)
         store = _open(db)
-        results = run_replay(
-            data,
-            split or ["test_task"],
-            store=store,
-            settings=settings,
-            gold=gold,
-            top_k=top_k,
-            ranks_path=ranks,
-            memory_path=memory,
-            limit=limit,
-            skip_bad=skip_bad,
-            restart=restart,
-            reporter=RichReporter(console),
-        )
+        reporter = RichReporter(console)
+        with reporter.running():  # a bar of the bytes read per split
+            results = run_replay(
+                data,
+                split or ["test_task"],
+                store=store,
+                settings=settings,
+                gold=gold,
+                top_k=top_k,
+                ranks_path=ranks,
+                memory_path=memory,
+                limit=limit,
+                skip_bad=skip_bad,
+                restart=restart,
+                reporter=reporter,
+            )
     except WebAgentError as exc:
         _fail(exc)
     for name, row in results["splits"].items():

@@ -9,7 +9,6 @@ supervisor had to step in is the other curve.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass

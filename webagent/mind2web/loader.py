@@ -25,6 +25,7 @@ from typing import Any
 
 from webagent.errors import DataError
 from webagent.mind2web.records import OPS, ActionStep, CandidateRecord, Operation, Task
+from webagent.progress import Reporter
 
 CHUNK_BYTES = 1 << 20
 SPLITS = ("train", "test_task", "test_website", "test_domain")
@@ -251,41 +252,28 @@ def iter_tasks(
     skip_bad: bool = False,
     errors: list[DataError] | None = None,
     keep_raw_html: bool = False,
-    console=None,
+    reporter: Reporter | None = None,
 ) -> Iterator[Task]:
-    """Stream the tasks of these files, with a progress bar (bytes read) when given a
-    rich console. A bad record raises, or with `skip_bad` goes into `errors`."""
+    """Stream the tasks of these files, reporting the bytes read to `reporter`.
+    A bad record raises, or with `skip_bad` goes into `errors`."""
     files = [Path(f) for f in files]
     for f in files:
         if not f.is_file():
             raise DataError(f"no such data file: {f}")
-    progress = None
-    if console is not None:
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-
-        progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=console
-        )
-        bar = progress.add_task("reading", total=sum(f.stat().st_size for f in files))
-        progress.start()
-    try:
-        for f in files:
-            if progress is not None:
-                progress.update(bar, description=f"reading {f.name}")
-            advance = (lambda n: progress.advance(bar, n)) if progress is not None else None
-            for index, value, why in iter_json_values(f, on_bytes=advance):
-                try:
-                    if why is not None:
-                        raise _Where(str(f), index).error(why)
-                    yield parse_task(value, source=str(f), index=index, keep_raw_html=keep_raw_html)
-                except DataError as exc:
-                    if not skip_bad:
-                        raise
-                    if errors is not None:
-                        errors.append(exc)
-    finally:
-        if progress is not None:
-            progress.stop()
+    reporter = reporter or Reporter()
+    reporter.start(sum(f.stat().st_size for f in files), "reading")
+    for f in files:
+        reporter.describe(f"reading {f.name}")
+        for index, value, why in iter_json_values(f, on_bytes=reporter.advance):
+            try:
+                if why is not None:
+                    raise _Where(str(f), index).error(why)
+                yield parse_task(value, source=str(f), index=index, keep_raw_html=keep_raw_html)
+            except DataError as exc:
+                if not skip_bad:
+                    raise
+                if errors is not None:
+                    errors.append(exc)
 
 
 # -- MindAct candidate ranks ------------------------------------------------------------

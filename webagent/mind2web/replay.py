@@ -292,7 +292,6 @@ def run_replay(
     from webagent.mind2web.loader import iter_tasks, load_ranks, split_files
 
     reporter = reporter or Reporter()
-    console = getattr(reporter, "console", None)  # the loader's byte-progress bar
     if memory_path and (gold or not settings.uses_model):
         raise WebAgentError(f"--memory needs the model policy, not {'oracle' if gold else settings.policy.value!r}")
     ranks = load_ranks(ranks_path) if ranks_path else None
@@ -301,7 +300,7 @@ def run_replay(
     if memory_path:
         memory_files = split_files(memory_path, "train")
         memory = memory_from_tasks(
-            iter_tasks(memory_files, skip_bad=skip_bad, console=console), ranker=ranker, embedder=ranker.embedder
+            iter_tasks(memory_files, skip_bad=skip_bad, reporter=reporter), ranker=ranker, embedder=ranker.embedder
         )
         reporter.note(f"memory: {len(memory)} exemplars from {len(memory_files)} file(s)")
     if gold:
@@ -334,7 +333,7 @@ def run_replay(
             mark = "[green]✓[/green]" if ok == len(rows) else "[red]✗[/red]"
             reporter.note(f"{mark} {split} {task.annotation_id}: {ok}/{len(rows)} steps right")
 
-        tasks = iter_tasks(files, skip_bad=skip_bad, errors=errors, console=console)
+        tasks = iter_tasks(files, skip_bad=skip_bad, errors=errors, reporter=reporter)
         replayed = replayer.replay(tasks, limit=limit, on_task=show)
         metrics = replayer.metrics()
         store.finish_replay(eval_id, metrics.row())

@@ -55,8 +55,6 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
-
-
 FEEDBACK_KINDS = ("confirm", "reject", "correct")
 
 
@@ -333,7 +331,8 @@ class Store:
 
     def history(self, *, limit: int = 200) -> dict[str, list[dict]]:
         """Recent runs and episodes (oldest episode first), and all feedback of those episodes."""
-        runs = [_decoded("runs", r) for r in self.db.execute_returning_dicts("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit])]
+        runs = self.db.execute_returning_dicts("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit])
+        runs = [_decoded("runs", r) for r in runs]
         episodes = list(self.db.execute_returning_dicts("SELECT * FROM episodes ORDER BY id DESC LIMIT ?", [limit]))
         episodes.reverse()
         ids = [e["id"] for e in episodes]

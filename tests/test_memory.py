@@ -1,0 +1,43 @@
+"""Exemplar memory with a real MiniLM embedder and a real sqlite file: what is retrieved,
+in what order, and that it persists."""
+
+from support.fake import ScriptedModel
+
+from webagent.actions import Action
+from webagent.memory import Exemplar, ExemplarMemory
+from webagent.policy import ModelPolicy
+from webagent.store import Store
+
+
+def test_memory_retrieves_the_nearest_exemplar_and_persists(store, embedder):
+    memory = ExemplarMemory(store, embedder, capacity=3)
+    login = Exemplar('Enter the username "ann" and the password "x1" and log in', "ctx-a", 'TYPE [2] "ann"')
+    tabs = Exemplar("Switch between the tabs to find and click on the link", "ctx-b", "CLICK [7]")
+    dialog = Exemplar('Close the dialog box by clicking the "x"', "ctx-c", "CLICK [3]")
+    assert all(memory.add(e) for e in (login, tabs, dialog))
+    assert not memory.add(login)  # de-duplicated
+    best = memory.retrieve('Enter the username "bob" and the password "zz" and log in', k=2)
+    assert best[0].output == login.output and len(best) == 2
+    assert memory.retrieve("Close the dialog window by clicking x", k=1)[0].output == "CLICK [3]"
+    # a size bound: the oldest goes first, in sqlite too
+    memory.add(Exemplar("Click on the blue square", "ctx-d", "CLICK [9]"))
+    assert len(memory) == 3 and memory.store.db["exemplars"].count == 3
+    reloaded = ExemplarMemory(Store(store.path), embedder, capacity=3)
+    assert [e.output for e in reloaded.retrieve("close the dialog", k=3)][0] == "CLICK [3]"
+    assert {e.output for e in reloaded._items} == {"CLICK [7]", "CLICK [3]", "CLICK [9]"}
+
+
+def test_exemplars_at_the_same_point_of_a_trajectory_come_first(embedder):
+    from webagent.policy import ModelPolicyConfig, retrieval_query
+
+    memory = ExemplarMemory(None, embedder)
+    instruction = 'Enter the username "ann" and the password "x1" into the text fields and press login.'
+    typed_user = [Action("TYPE", "2", "ann")]
+    typed_both = [*typed_user, Action("TYPE", "4", "x1")]
+    for history, output in (([], 'TYPE [2] "ann"'), (typed_user, 'TYPE [4] "x1"'), (typed_both, "CLICK [5]")):
+        memory.add(Exemplar(retrieval_query(instruction, history, []), f"ctx {output}", output))
+    policy = ModelPolicy(ScriptedModel(["CLICK [5]"]), ModelPolicyConfig(shots=1), memory=memory)
+    other = 'Enter the username "bo" and the password "q" into the text fields and press login.'
+    now = [Action("TYPE", "2", "bo"), Action("TYPE", "4", "q")]
+    assert [e.output for e in policy.exemplars(other, [], now)] == ["CLICK [5]"]
+    assert [e.output for e in policy.exemplars(other, [], now[:1])] == ['TYPE [4] "x1"']

@@ -1,0 +1,73 @@
+"""The model policy on real MiniWoB++ pages: what the grammar lets it type, and what it
+proposes after a rejection."""
+
+import pytest
+from support.fake import ScriptedModel
+
+from webagent.actions import action_grammar, parse_action
+from webagent.assembly import assemble
+from webagent.candidates import HybridRanker
+from webagent.envs.miniwob import MiniWoBEnv
+from webagent.policy import ModelPolicy, instruction_spans
+from webagent.settings import AgentSettings, LoopSettings, MemorySettings
+from webagent.supervision import REJECT, Verdict
+
+
+def _agent(store, embedder, policy, supervisor, memory=None):
+    settings = AgentSettings(memory=MemorySettings(enabled=memory is not None), loop=LoopSettings(top_k=10))
+    ranker = HybridRanker(embedder)
+    return assemble(settings, store, ranker=ranker, policy=policy, supervisor=supervisor, memory=memory).agent()
+
+
+def _run(agent, env, seed):
+    store = agent.observers[0].store  # the recorder's
+    run = store.start_run(command="test", policy="p", model="", model_version="", seed=seed, config={})
+    env.reset(seed)
+    return agent.run_episode(env, run_id=run, task=env.task, seed=seed)
+
+
+@pytest.mark.slow
+def test_typed_values_can_only_come_from_the_instruction(browser, miniwob_server, default_model):
+    import llguidance
+
+    instruction = 'Enter "Tora" into the text field and press Submit.'
+    spans = instruction_spans(instruction)
+    assert spans[0] == "Tora" and "Submit" in spans and "Enter Tora into" in spans
+    env = MiniWoBEnv(browser, miniwob_server, "enter-text")
+    env.reset(0)
+    field = next(e for e in env.observe().actionable if e.editable)
+    grammar = action_grammar([field], texts=spans)
+
+    def accepts(text: str) -> bool:
+        matcher = llguidance.LLMatcher(
+            default_model._decoder.ll_tokenizer, llguidance.LLMatcher.grammar_from_lark(grammar)
+        )
+        tokens = default_model.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return matcher.consume_tokens(tokens) and matcher.is_accepting()
+
+    assert accepts(f'TYPE [{field.id}] "Tora"') and accepts(f'TYPE [{field.id}] "text field"')
+    assert not accepts(f'TYPE [{field.id}] "Bernardine"')  # a value from some other episode
+    assert parse_action(f'TYPE [{field.id}] "Tora"', [field]).argument == "Tora"
+
+
+def test_reject_makes_the_policy_propose_something_else(store, browser, miniwob_server, embedder):
+    env = MiniWoBEnv(browser, miniwob_server, "click-button")
+    env.reset(4)
+    first, second = [c.id for c in HybridRanker(embedder).rank(env.instruction, env.observe(), [], 2)]
+
+    class RejectFirst:
+        name = "person"
+
+        def review(self, proposal):
+            return REJECT if proposal.decision.action.element_id == first else Verdict("stop")
+
+        def review_episode(self, actions, reward):
+            return [None] * len(actions)
+
+    policy = ModelPolicy(ScriptedModel([f"CLICK [{first}]", f"CLICK [{second}]"]))
+    result = _run(_agent(store, embedder, policy, RejectFirst()), env, 4)
+    assert result.outcome == "stopped" and not result.steps
+    kinds = [(r["kind"], r["proposed"]) for r in store.feedback(episode_id=result.episode_id)]
+    assert kinds == [("reject", f"CLICK [{first}]")]
+    # the second proposal came from a prompt where the rejected element was gone
+    assert f"[{first}]" not in policy.model.prompts[-1].split("Elements:")[-1]

@@ -1,0 +1,74 @@
+"""Supervisors on real MiniWoB++ pages and a real sqlite file: the oracle confirms or
+corrects each step, the reward supervisor confirms rewarded episodes, verdicts are checked."""
+
+import pytest
+from support.fake import ScriptedModel
+
+from webagent.actions import Action
+from webagent.assembly import assemble
+from webagent.candidates import HybridRanker
+from webagent.envs.miniwob import MiniWoBEnv
+from webagent.envs.oracles import ORACLES
+from webagent.memory import ExemplarMemory
+from webagent.policy import ModelPolicy
+from webagent.settings import AgentSettings, LoopSettings, MemorySettings
+from webagent.supervision import OracleSupervisor, RewardSupervisor, Verdict
+
+
+def _agent(store, embedder, policy, supervisor, memory=None):
+    settings = AgentSettings(memory=MemorySettings(enabled=memory is not None), loop=LoopSettings(top_k=10))
+    ranker = HybridRanker(embedder)
+    return assemble(settings, store, ranker=ranker, policy=policy, supervisor=supervisor, memory=memory).agent()
+
+
+def _run(agent, env, seed):
+    store = agent.observers[0].store  # the recorder's
+    run = store.start_run(command="test", policy="p", model="", model_version="", seed=seed, config={})
+    env.reset(seed)
+    return agent.run_episode(env, run_id=run, task=env.task, seed=seed)
+
+
+def _oracle(task):
+    return OracleSupervisor(ORACLES[task])
+
+
+def test_oracle_supervisor_confirms_agreeing_steps_and_corrects_others(store, browser, miniwob_server, embedder):
+    env = MiniWoBEnv(browser, miniwob_server, "click-button")
+    env.reset(3)
+    obs = env.observe()
+    wrong = next(e for e in obs.actionable if e.tag != "button")
+    memory = ExemplarMemory(store, embedder)
+    policy = ModelPolicy(ScriptedModel([f"CLICK [{wrong.id}]"]))
+    agent = _agent(store, embedder, policy, _oracle("click-button"), memory)
+    result = _run(agent, env, 3)
+    assert result.outcome == "success"  # the correction ran, so the episode was solved
+    step = result.steps[0]
+    assert step.proposed == Action("CLICK", wrong.id) and step.action != step.proposed and step.interventions == 1
+    rows = store.feedback(episode_id=result.episode_id)
+    assert [(r["kind"], r["proposed"], r["action"], r["source"]) for r in rows] == [
+        ("correct", f"CLICK [{wrong.id}]", step.action.to_dsl(), "oracle")
+    ]
+    stored = store.steps(result.episode_id)[0]
+    assert stored["action"] == step.action.to_dsl() and stored["proposed"] == f"CLICK [{wrong.id}]"
+    # the correction became an exemplar whose context shows the right element
+    (exemplar,) = memory.retrieve(result.instruction, k=1)
+    assert exemplar.output == step.action.to_dsl() and f"[{step.action.element_id}]" in exemplar.context
+    assert exemplar.source_step_id == stored["id"] and exemplar.task == "click-button"
+    # the training prompt names the right element too
+    assert f"[{step.action.element_id}]" in rows[0]["prompt"].split("Elements:")[-1]
+
+
+def test_reward_supervision_confirms_the_steps_of_rewarded_episodes(store, browser, miniwob_server, embedder):
+    env = MiniWoBEnv(browser, miniwob_server, "click-test")
+    env.reset(0)
+    button = next(e for e in env.observe().actionable if e.tag == "button")
+    agent = _agent(store, embedder, ModelPolicy(ScriptedModel([f"CLICK [{button.id}]"])), RewardSupervisor())
+    result = _run(agent, env, 0)
+    assert result.outcome == "success"
+    assert [r["kind"] for r in store.feedback(episode_id=result.episode_id)] == ["confirm"]
+
+
+@pytest.mark.parametrize("kind", ["correct"])
+def test_a_correction_must_name_an_action(kind):
+    with pytest.raises(Exception, match="must name"):
+        Verdict(kind)
