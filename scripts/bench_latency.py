@@ -1,8 +1,19 @@
 """Per-stage latency of the agent (observe, rank, decide, act; p50 and p95) with
-the default model on the MiniWoB++ dev tasks. Prints a table, writes JSON.
+the default model on the MiniWoB++ dev tasks, and in the same run the decision
+baseline it replaces. Prints tables, writes JSON.
 
-    python scripts/bench_latency.py --episodes 2 --out results/latency.json
-    python scripts/bench_latency.py --from-db results/baselines.db   # reuse recorded model steps
+    python scripts/bench_latency.py --episodes 1 --out results/latency.json
+    python scripts/bench_latency.py --from-db results/baselines.db   # stages only, from recorded steps
+
+1. Memory: one oracle-supervised episode per task fills the bench store's
+   exemplar memory, so decisions read prompts with 3 shots, as a user's do.
+2. Live: episodes with the default settings (dtype auto, one thread, prompt-prefix
+   reuse); every decision's (prompt, grammar) is recorded.
+3. Same prompts, in the same order: the current model against the baseline
+   (float32, no prefix reuse), timing `generate` alone; outputs must be equal.
+   Then bfloat16 against float32 on a sample of them: how often the greedy
+   decisions agree (on a CPU without native bf16 this is slow, and `auto`
+   does not choose bf16 there).
 """
 
 from __future__ import annotations
@@ -11,6 +22,7 @@ import argparse
 import json
 import platform
 import sys
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -19,7 +31,6 @@ from rich.table import Table
 from webagent.envs.miniwob import DEV_TASKS_FILE
 
 STAGES = ("observe", "rank", "decide", "act")
-DEV_TASKS = DEV_TASKS_FILE
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -30,63 +41,148 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def latencies_from_store(db: Path, run_id: int | None = None) -> list[dict]:
-    """Step latencies of the model runs in a store (or of one run)."""
-    from webagent.store import Store
-
-    return Store(db).step_latencies(policy="model", run_id=run_id)
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks-file", type=Path, default=DEV_TASKS)
-    parser.add_argument("--episodes", type=int, default=2)
-    parser.add_argument("--max-steps", type=int, default=6)
-    parser.add_argument("--model", default="default")
-    parser.add_argument("--from-db", type=Path, help="read step latencies of model runs recorded in this store")
-    parser.add_argument("--db", type=Path, default=Path("results/latency.db"))
-    parser.add_argument("--out", type=Path, default=Path("results/latency.json"))
-    args = parser.parse_args()
-    console = Console()
-
-    if args.from_db:
-        steps = latencies_from_store(args.from_db)
-    else:
-        from webagent.envs.miniwob import read_task_names
-        from webagent.progress import RichReporter
-        from webagent.runs import run_miniwob
-        from webagent.settings import AgentSettings, LoopSettings, ModelSettings
-        from webagent.store import Store
-
-        store = Store(args.db)
-        settings = AgentSettings(
-            model=ModelSettings(name=args.model), loop=LoopSettings(max_steps=args.max_steps), seed=1000
-        )
-        result = run_miniwob(
-            read_task_names(args.tasks_file),
-            settings,
-            episodes=args.episodes,
-            store=store,
-            reporter=RichReporter(console),
-        )
-        steps = latencies_from_store(args.db, result["run_id"])
-
-    table = Table(title=f"Per-stage latency, {len(steps)} steps, {platform.processor() or platform.machine()}")
-    for col in ("stage", "p50 ms", "p95 ms", "mean ms"):
-        table.add_column(col, justify="right" if col != "stage" else "left")
+def stage_summary(steps: list[dict]) -> dict:
     summary = {}
     for stage in (*STAGES, "total"):
-        values = [sum(s.get(k, 0.0) for k in STAGES) if stage == "total" else s[stage] for s in steps if s]
+        values = [sum(s.get(k, 0.0) for k in STAGES) if stage == "total" else s.get(stage, 0.0) for s in steps if s]
         summary[stage] = {
             "p50_ms": 1000 * percentile(values, 50),
             "p95_ms": 1000 * percentile(values, 95),
             "mean_ms": 1000 * sum(values) / max(len(values), 1),
         }
-        row = summary[stage]
+    return summary
+
+
+def replay(model, calls: list[tuple[str, str]]) -> list[dict]:
+    """Each recorded decision again, in order: text, seconds, prompt and fed tokens."""
+    model.prefix.clear()
+    out = []
+    for prompt, grammar in calls:
+        start = time.perf_counter()
+        generation = model.generate(prompt, grammar)
+        out.append(
+            {
+                "text": generation.text,
+                "seconds": time.perf_counter() - start,
+                "prompt_tokens": generation.prompt_tokens,
+                "fed_tokens": generation.fed_prompt_tokens,
+            }
+        )
+    return out
+
+
+def ms(rows: list[dict], q: float) -> float:
+    return 1000 * percentile([r["seconds"] for r in rows], q)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks-file", type=Path, default=DEV_TASKS_FILE)
+    parser.add_argument("--episodes", type=int, default=1)
+    parser.add_argument("--memory-episodes", type=int, default=1, help="oracle-supervised episodes per task first")
+    parser.add_argument("--max-steps", type=int, default=6)
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--bf16-sample", type=int, default=12, help="recorded prompts for the bf16 agreement check")
+    parser.add_argument("--from-db", type=Path, help="only the stage table, from model runs recorded in this store")
+    parser.add_argument("--db", type=Path, default=Path("results/latency.db"))
+    parser.add_argument("--out", type=Path, default=Path("results/latency.json"))
+    args = parser.parse_args()
+    console = Console()
+    from webagent.store import Store
+
+    result: dict = {"machine": platform.processor() or platform.machine()}
+    if args.from_db:
+        steps = Store(args.from_db).step_latencies(policy="model")
+        result.update(steps=len(steps), stages=stage_summary(steps))
+    else:
+        from webagent.envs.miniwob import read_task_names
+        from webagent.models.numerics import cpu_has_bf16
+        from webagent.models.transformers_lm import TransformersModel
+        from webagent.progress import RichReporter
+        from webagent.runs import run_miniwob
+        from webagent.settings import AgentSettings, LoopSettings, ModelSettings
+        from webagent.supervision import check_oracles
+
+        tasks = read_task_names(args.tasks_file)
+        args.db.unlink(missing_ok=True)
+        store = Store(args.db)
+        loop = LoopSettings(max_steps=args.max_steps)
+        settings = AgentSettings(model=ModelSettings(name=args.model), loop=loop, seed=1000)
+        if args.memory_episodes:
+            check_oracles(tasks)
+            teach = AgentSettings(policy="ranker", supervisor="oracle", loop=loop, seed=2000)
+            console.print(f"[b]1. memory[/b]: {args.memory_episodes} oracle-supervised episode(s) per task")
+            run_miniwob(tasks, teach, episodes=args.memory_episodes, store=store, reporter=RichReporter(console))
+        exemplars = store.db["exemplars"].count
+
+        model = TransformersModel(args.model)  # the defaults: dtype auto, one thread, prefix reuse
+        calls: list[tuple[str, str]] = []
+        generate = model.generate
+
+        def recording(prompt, grammar, **kw):
+            calls.append((prompt, grammar))
+            return generate(prompt, grammar, **kw)
+
+        model.generate = recording
+        console.print(f"[b]2. live[/b]: {model.dtype}, {model.threads} thread(s), {exemplars} exemplars in memory")
+        live = run_miniwob(
+            tasks, settings, episodes=args.episodes, store=store, reporter=RichReporter(console), model=model
+        )
+        del model.generate
+        steps = store.step_latencies(policy="model", run_id=live["run_id"])
+        console.print(f"[b]3. the same {len(calls)} decisions again[/b]: current vs float32 without prefix reuse")
+        current = replay(model, calls)
+        baseline_model = TransformersModel(args.model, dtype="float32", prefix_entries=0)
+        baseline = replay(baseline_model, calls)
+        equal = sum(a["text"] == b["text"] for a, b in zip(current, baseline, strict=True))
+        sample = calls[: args.bf16_sample]
+        bf16 = replay(TransformersModel(args.model, dtype="bfloat16"), sample) if sample else []
+        fp32_sample = replay(baseline_model, sample) if sample else []
+        agree = sum(a["text"] == b["text"] for a, b in zip(bf16, fp32_sample, strict=True))
+        result.update(
+            steps=len(steps),
+            stages=stage_summary(steps),
+            live_success=live["mean_success_rate"],
+            exemplars=exemplars,
+            settings={"dtype": model.dtype, "threads": model.threads, "prefix_entries": model.prefix.entries},
+            decisions=len(calls),
+            decide_generate={
+                "current": {"p50_ms": ms(current, 50), "p95_ms": ms(current, 95)},
+                "baseline_float32_no_reuse": {"p50_ms": ms(baseline, 50), "p95_ms": ms(baseline, 95)},
+            },
+            decide_speedup_vs_baseline=ms(baseline, 50) / max(ms(current, 50), 1e-9),
+            outputs_equal_to_baseline=f"{equal}/{len(calls)}",
+            prompt_tokens_mean=sum(r["prompt_tokens"] for r in current) / max(len(current), 1),
+            fed_tokens_mean=sum(r["fed_tokens"] for r in current) / max(len(current), 1),
+            bf16={
+                "cpu_has_native_bf16": cpu_has_bf16(),
+                "agreement_with_float32": f"{agree}/{len(sample)}",
+                "p50_ms": ms(bf16, 50) if bf16 else None,
+                "float32_p50_ms_same_prompts": ms(fp32_sample, 50) if fp32_sample else None,
+            },
+        )
+
+    table = Table(title=f"Per-stage latency, {result['steps']} steps, {result['machine']}")
+    for col in ("stage", "p50 ms", "p95 ms", "mean ms"):
+        table.add_column(col, justify="right" if col != "stage" else "left")
+    for stage, row in result["stages"].items():
         table.add_row(stage, f"{row['p50_ms']:.0f}", f"{row['p95_ms']:.0f}", f"{row['mean_ms']:.0f}")
     console.print(table)
+    if "decide_generate" in result:
+        table = Table(title=f"One decision (generate), the same {result['decisions']} prompts")
+        for col in ("configuration", "p50 ms", "p95 ms"):
+            table.add_column(col)
+        for name, row in result["decide_generate"].items():
+            table.add_row(name, f"{row['p50_ms']:.0f}", f"{row['p95_ms']:.0f}")
+        console.print(table)
+        console.print(
+            f"speedup {result['decide_speedup_vs_baseline']:.2f}×; "
+            f"outputs equal {result['outputs_equal_to_baseline']}; "
+            f"prompt {result['prompt_tokens_mean']:.0f} tokens, fed {result['fed_tokens_mean']:.0f} per decision; "
+            f"bf16 agrees with float32 on {result['bf16']['agreement_with_float32']}"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"steps": len(steps), "stages": summary}, indent=2))
+    args.out.write_text(json.dumps(result, indent=2))
     console.print(f"wrote {args.out}")
     return 0
 

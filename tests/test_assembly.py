@@ -36,7 +36,7 @@ def test_supervised_and_unsupervised_agents_share_the_parts(store, embedder):
     assert [type(o).__name__ for o in evaluator.observers] == ["StepRecorder"]
     run_id = parts.start_run("test")
     config = store.run(run_id)["config"]
-    assert config["settings"]["supervisor"] == "oracle" and config["settings"]["policy"] == "ranker"
+    assert config["supervisor"] == "oracle" and config["settings"]["policy"] == "ranker"
 
 
 def test_stored_exemplars_reach_the_prompt_by_default(store, embedder, default_model):
@@ -70,7 +70,7 @@ def test_the_active_tuned_version_is_used_unless_base_is_asked(tmp_path, embedde
         status="active",
     )  # fmt: skip
     ranker = HybridRanker(embedder)
-    base = TransformersModel("default")
+    base = TransformersModel("default", dtype="float32")
     before = {n: p.detach().clone() for n, p in base.model.named_parameters()}
     if base.name != "SmolLM2-135M-Instruct":
         pytest.skip(f"the default model is named {base.name}")
@@ -82,5 +82,8 @@ def test_the_active_tuned_version_is_used_unless_base_is_asked(tmp_path, embedde
     assert changed, "version 1's update did not reach the weights"
     with pytest.raises(DataError, match="no version 5"):
         assemble(
-            AgentSettings(model=ModelSettings(version="5")), store, model=TransformersModel("default"), ranker=ranker
+            AgentSettings(model=ModelSettings(version="5")),
+            store,
+            model=TransformersModel("default", dtype="float32"),
+            ranker=ranker,
         )

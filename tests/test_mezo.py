@@ -233,6 +233,9 @@ class TinyLM:
         self.version = "tiny@base"
         self.lock = threading.RLock()
 
+    def weights_changed(self, version: str) -> None:
+        self.version = version
+
 
 def test_backprop_rounds_are_stored_as_tensor_files_and_restored(tiny, store):
     from webagent.learning.tuner import OnlineTuner, TunerConfig
@@ -272,7 +275,7 @@ def model():
     """A private copy of the default model: these tests change its weights."""
     from webagent.models.transformers_lm import TransformersModel
 
-    return TransformersModel("default")
+    return TransformersModel("default", dtype="float32")
 
 
 @pytest.fixture(scope="module")

@@ -36,13 +36,31 @@ from webagent.supervision import Supervisor, make_supervisor
 from webagent.teaching import Teacher
 
 
-def load_model(settings: ModelSettings):
-    """The language model the settings name, with their decoding mode, at its base weights."""
+def load_model(settings: ModelSettings, *, tuned: bool = False):
+    """The language model the settings name, with their decoding mode, at its base weights.
+    `tuned`: it will hold tuned weights (a tuner, or a stored version), so `auto` means float32."""
+    from webagent.models.numerics import resolve_dtype
     from webagent.models.transformers_lm import TransformersModel
 
     return TransformersModel(
-        settings.name, decoding=settings.decoding, particles=settings.particles, draft_model=settings.draft_model
+        settings.name,
+        dtype=resolve_dtype(settings.dtype, tuned=tuned),
+        threads=settings.threads,
+        prefix_entries=settings.prefix_entries,
+        decoding=settings.decoding,
+        particles=settings.particles,
+        draft_model=settings.draft_model,
     )
+
+
+def holds_tuned_weights(settings: AgentSettings, store: Store) -> bool:
+    """Whether the model will be tuned or moved to a stored version (before loading it)."""
+    from webagent.learning.versions import resolve_version
+    from webagent.models.loading import resolve
+
+    if settings.tuner.method != TuneMethod.NONE:
+        return True
+    return resolve_version(store, resolve(settings.model.name)[0], settings.model.version) is not None
 
 
 def make_tuner(model, store: Store, method: TuneMethod, *, seed: int = 0):
@@ -136,7 +154,7 @@ def assemble(
 
         ranker = HybridRanker(Embedder())
     if policy is None and settings.uses_model and model is None:
-        model = load_model(settings.model)
+        model = load_model(settings.model, tuned=holds_tuned_weights(settings, store))
     if supervisor is None:
         supervisor = make_supervisor(settings.supervisor)
     if memory is None and settings.memory.enabled and ((policy is None and settings.uses_model) or supervisor):
@@ -158,7 +176,7 @@ def build_policy(settings: AgentSettings, store: Store, *, memory: ExemplarMemor
     """Only the policy (Mind2Web replay needs no loop): its model at the stored version, the given memory."""
     model = None
     if settings.uses_model:
-        model = load_model(settings.model)
+        model = load_model(settings.model, tuned=holds_tuned_weights(settings, store))
         put_version(model, store, settings.model.version)
     return _policy(settings, model, memory)
 

@@ -36,6 +36,10 @@ VersionOpt = Annotated[
 ]
 MemoryOpt = Annotated[bool, typer.Option(help="use (and grow) the store's exemplar memory")]
 ShotsOpt = Annotated[int, typer.Option(help="exemplars shown per decision")]
+DtypeOpt = Annotated[
+    str, typer.Option(help="auto (bfloat16 where the CPU has it, float32 when tuned) | float32 | bfloat16")
+]
+ThreadsOpt = Annotated[int, typer.Option(help="torch threads (0: torch's default)")]
 
 
 def _fail(exc: WebAgentError) -> None:
@@ -51,6 +55,8 @@ def _settings(
     decoding: str = "plain",
     particles: int = 8,
     draft_model: str | None = None,
+    dtype: str = "auto",
+    threads: int = 1,
     memory: bool = True,
     shots: int = 3,
     top_k: int = 10,
@@ -65,7 +71,13 @@ def _settings(
     return AgentSettings(
         policy=policy,
         model=ModelSettings(
-            name=model, version=model_version, decoding=decoding, particles=particles, draft_model=draft_model
+            name=model,
+            version=model_version,
+            decoding=decoding,
+            particles=particles,
+            draft_model=draft_model,
+            dtype=dtype,
+            threads=threads,
         ),
         memory=MemorySettings(enabled=memory, shots=shots),
         loop=LoopSettings(top_k=top_k, max_steps=max_steps, screenshots=layers.pop("screenshots", False)),
@@ -97,6 +109,8 @@ def miniwob(
     decoding: DecodingOpt = "plain",
     particles: ParticlesOpt = 8,
     draft_model: DraftOpt = None,
+    dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = 1,
     model_version: VersionOpt = "active",
     memory: MemoryOpt = True,
     shots: ShotsOpt = 3,
@@ -117,6 +131,8 @@ def miniwob(
             decoding=decoding,
             particles=particles,
             draft_model=draft_model,
+            dtype=dtype,
+            threads=threads,
             memory=memory,
             shots=shots,
             top_k=top_k,
@@ -158,6 +174,8 @@ def run(
     decoding: DecodingOpt = "plain",
     particles: ParticlesOpt = 8,
     draft_model: DraftOpt = None,
+    dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = 1,
     model_version: VersionOpt = "active",
     memory: MemoryOpt = True,
     shots: ShotsOpt = 3,
@@ -181,6 +199,8 @@ def run(
             decoding=decoding,
             particles=particles,
             draft_model=draft_model,
+            dtype=dtype,
+            threads=threads,
             memory=memory,
             shots=shots,
             top_k=top_k,
@@ -252,6 +272,8 @@ def ui(
     decoding: DecodingOpt = "plain",
     particles: ParticlesOpt = 8,
     draft_model: DraftOpt = None,
+    dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = 1,
     model_version: VersionOpt = "active",
     shots: ShotsOpt = 3,
 ) -> None:
@@ -265,6 +287,8 @@ def ui(
             decoding=decoding,
             particles=particles,
             draft_model=draft_model,
+            dtype=dtype,
+            threads=threads,
             memory=memory,
             shots=shots,
             top_k=top_k,
@@ -306,6 +330,8 @@ def learn(
     decoding: DecodingOpt = "plain",
     particles: ParticlesOpt = 8,
     draft_model: DraftOpt = None,
+    dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = 1,
     model_version: VersionOpt = "active",
 ) -> None:
     """Learn from supervision on MiniWoB++ tasks; write learning curves (JSON + PNG)."""
@@ -331,6 +357,8 @@ def learn(
             decoding=decoding,
             particles=particles,
             draft_model=draft_model,
+            dtype=dtype,
+            threads=threads,
             memory=memory,
             shots=shots,
             top_k=top_k,
@@ -380,6 +408,8 @@ def replay(
     json_out: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
     db: DbOpt = None,
     model_version: VersionOpt = "active",
+    dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = 1,
 ) -> None:
     """Replay Mind2Web steps headless and score them as the paper does; a re-run resumes."""
     from webagent.mind2web.replay import run_replay
@@ -387,7 +417,14 @@ def replay(
 
     try:
         gold = policy == "oracle"
-        settings = _settings(policy="model" if gold else policy, model=model, model_version=model_version, memory=False)
+        settings = _settings(
+            policy="model" if gold else policy,
+            model=model,
+            model_version=model_version,
+            memory=False,
+            dtype=dtype,
+            threads=threads,
+        )
         store = _open(db)
         reporter = RichReporter(console)
         with reporter.running():  # a bar of the bytes read per split
@@ -458,6 +495,7 @@ def tune(
     param_set: Annotated[str, typer.Option(help="all | last:N | norms | lora:R")] = "",
     lr: Annotated[float | None, typer.Option(help="learning rate [default: the method's]")] = None,
     model: ModelOpt = "default",
+    threads: ThreadsOpt = 1,
     db: DbOpt = None,
 ) -> None:
     """One tuning round on the stored feedback, from the active model version; kept only if the guard passes."""
@@ -468,7 +506,7 @@ def tune(
 
     try:
         store = _open(db)
-        lm = load_model(ModelSettings(name=model))
+        lm = load_model(ModelSettings(name=model, threads=threads), tuned=True)
         active = resolve_version(store, lm.name, "active")
         config = TunerConfig(method=method, param_set=param_set or DEFAULT_PARAM_SET, lr=lr, steps_per_round=steps)
         tuner = OnlineTuner(lm, store, config)
@@ -501,7 +539,7 @@ def models(
             from webagent.learning.tuner import OnlineTuner, TunerConfig
             from webagent.settings import ModelSettings
 
-            lm = load_model(ModelSettings(name=model))
+            lm = load_model(ModelSettings(name=model), tuned=True)
             row = next((r for r in store.model_versions(lm.name) if r["version"] == rollback), None)
             if row is None:
                 raise WebAgentError(f"no version {rollback} of {lm.name} in {store.path}")

@@ -70,7 +70,13 @@ class Online:
         tune = parse(TuneMethod, tune, "tuning method")
         self.store = store if store is not None else Store()
         loaded = isinstance(model, str)
-        self.model = model = load_model(ModelSettings(name=model)) if loaded else model
+        if loaded:
+            from webagent.learning.versions import resolve_version
+            from webagent.models.loading import resolve
+
+            stored = resolve_version(self.store, resolve(model)[0], ACTIVE_VERSION)
+            model = load_model(ModelSettings(name=model), tuned=tune != TuneMethod.NONE or stored is not None)
+        self.model = model
         self.namespace = "online:" + hashlib.sha1(json.dumps(self.schema, sort_keys=True).encode()).hexdigest()[:12]
         self.memory = None
         if memory:

@@ -52,11 +52,18 @@ def _mark(row: dict) -> str:
 
 
 def run_miniwob(
-    tasks: Sequence[str], settings: AgentSettings, *, episodes: int, store: Store, reporter: Reporter | None = None
+    tasks: Sequence[str],
+    settings: AgentSettings,
+    *,
+    episodes: int,
+    store: Store,
+    reporter: Reporter | None = None,
+    model=None,
 ) -> dict:
-    """`episodes` seeded episodes per task (seeds settings.seed, +1, ...)."""
+    """`episodes` seeded episodes per task (seeds settings.seed, +1, ...); `model`: an
+    already loaded language model to decide with (else the settings' is loaded)."""
     reporter = reporter or Reporter()
-    parts = assemble(settings, store)
+    parts = assemble(settings, store, model=model)
     agent = parts.agent()
     run_id = parts.start_run(f"miniwob {' '.join(tasks)}", tasks=list(tasks), episodes=episodes)
     per_task: dict[str, list[dict]] = {t: [] for t in tasks}

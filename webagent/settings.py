@@ -30,9 +30,18 @@ class ModelSettings:
     particles: int = 8  # SMC particles
     draft_model: str | None = None  # speculative: a model with the same tokenizer, or "lookup"; else a self-draft
     temperature: float = 0.0
+    dtype: str = "auto"  # auto (bfloat16 where the CPU computes it natively and nothing is tuned) | float32 | bfloat16
+    threads: int = 1  # torch threads (0: torch's default); one is fastest when the browser has the other core
+    prefix_entries: int = 4  # recent prompts whose KV cache a decision reuses (0: read every prompt in full)
 
     def __post_init__(self) -> None:
+        from webagent.models.numerics import DTYPES
+
         object.__setattr__(self, "decoding", parse(Decoding, self.decoding, "decoding mode"))
+        if self.dtype not in DTYPES:
+            raise DataError(f"unknown dtype {self.dtype!r}; choose one of {', '.join(DTYPES)}")
+        if self.threads < 0 or self.prefix_entries < 0:
+            raise DataError(f"threads and prefix entries must be 0 or more, not {self.threads}, {self.prefix_entries}")
         if self.version not in (ACTIVE_VERSION, BASE_VERSION) and not str(self.version).isdigit():
             raise DataError(f"model version must be active, base or a number, not {self.version!r}")
         if self.particles < 1:

@@ -129,6 +129,12 @@ class OnlineTuner:
                 f"the tuner starts from base weights, but the model is at {model.version}: create it on a freshly "
                 "loaded model, then rollback(version) to resume a stored version"
             )
+        dtype = str(next(model.model.parameters()).dtype).removeprefix("torch.")
+        if dtype != "float32":
+            raise ModelError(
+                f"tuning needs float32 weights (a MeZO update is far below {dtype}'s resolution): "
+                "load the model with dtype float32"
+            )
         with model.lock:
             self._shadow = copy.deepcopy(model.model)
         self._tokenizer = copy.deepcopy(model.tokenizer)  # fast tokenizers are not safe across threads
@@ -251,7 +257,7 @@ class OnlineTuner:
         tensors = plain_tensors(self._shadow, self._params)
         with self.model.lock:
             copy_into(self.model.model, tensors)
-            self.model.version = f"{self.model.name}@{'base' if version == 0 else f'v{version}'}"
+            self.model.weights_changed(f"{self.model.name}@{'base' if version == 0 else f'v{version}'}")
 
     def _worker(self) -> None:
         from webagent.store import Store

@@ -41,4 +41,4 @@ def apply_version(model, store: Store, row: dict) -> None:
     with model.lock:
         work = rebuild(model.model, row["param_set"], updates_from_json(row["updates"]), root=tensor_dir(store))
         model.model.load_state_dict(work.state_dict())
-        model.version = f"{model.name}@v{row['version']}"
+        model.weights_changed(f"{model.name}@v{row['version']}")

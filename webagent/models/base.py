@@ -21,6 +21,8 @@ class Generation:
     accepted: int = 0  # speculative: of those, kept by the target
     draft_calls: int = 0  # speculative: forward passes of the draft
     agreement: float | None = None  # SMC: weighted share of the particles that ended on `text`
+    prompt_tokens: int = 0  # plain: the prompt's length in tokens
+    fed_prompt_tokens: int = 0  # plain: of those, fed to the model (the rest came from a cached prefix)
 
     @property
     def confidence(self) -> float:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from webagent.errors import GrammarError
 from webagent.models.base import Generation
+from webagent.models.prefix import PrefixCache
 
 
 @dataclass
@@ -33,6 +34,7 @@ def constrained_generate(
     generator,  # torch.Generator or None for greedy
     max_tokens: int,
     jump_forward: bool = True,  # False: every token costs a forward pass (the benchmark's baseline)
+    prefix: PrefixCache | None = None,  # reuse the KV cache of a recent prompt (webagent.models.prefix)
 ) -> tuple[list[int], Generation]:
     import llguidance
     import llguidance.torch as llt
@@ -42,9 +44,10 @@ def constrained_generate(
     if matcher.is_error():
         raise GrammarError(f"bad grammar: {matcher.get_error()}")
     bitmask = llt.allocate_token_bitmask(1, decoder.vocab_size)
-    pending = list(prompt_ids)
+    past, reused = prefix.take(prompt_ids) if prefix is not None else (None, 0)
+    pending = list(prompt_ids[reused:])
+    fed = list(prompt_ids[:reused])  # what the cache holds
     out: list[int] = []
-    past = None
     logprob = 0.0
     forced_count = 0
     calls = 0
@@ -63,6 +66,7 @@ def constrained_generate(
             )
             calls += 1
             past = result.past_key_values
+            fed += pending
             logits = result.logits[0, -1, : decoder.vocab_size].float()
             llt.fill_next_token_bitmask(matcher, bitmask, 0)
             llt.apply_token_bitmask_inplace(logits, bitmask[0].to(logits.device))
@@ -80,9 +84,19 @@ def constrained_generate(
                 raise GrammarError(f"sampled token {token} outside the grammar: {matcher.get_error()}")
             pending = [token]
             out.append(token)
+    if prefix is not None:
+        prefix.put(fed, past)
     if not matcher.is_accepting():
         raise GrammarError(f"generation stopped after {max_tokens} tokens before the grammar was complete")
     text = decoder.ll_tokenizer.decode_str(out)
     if not math.isfinite(logprob):
         logprob = -1e9
-    return out, Generation(text=text, logprob=logprob, tokens=len(out), forced_tokens=forced_count, forward_calls=calls)
+    return out, Generation(
+        text=text,
+        logprob=logprob,
+        tokens=len(out),
+        forced_tokens=forced_count,
+        forward_calls=calls,
+        prompt_tokens=len(prompt_ids),
+        fed_prompt_tokens=len(prompt_ids) - reused,
+    )

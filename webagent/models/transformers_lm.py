@@ -9,6 +9,8 @@ from webagent.errors import ModelError
 from webagent.models.base import Generation
 from webagent.models.constrained import Decoder, constrained_generate
 from webagent.models.loading import DEFAULT_MODEL, load
+from webagent.models.numerics import AUTO, DEFAULT_THREADS, resolve_dtype, set_threads
+from webagent.models.prefix import DEFAULT_ENTRIES, PrefixCache
 
 DECODINGS = ("plain", "speculative", "smc")
 DEFAULT_DRAFT_LAYERS = 4  # of SmolLM2-135M's 30: acceptance is flat in depth (results/decoding.json), cost is not
@@ -21,7 +23,9 @@ class TransformersModel:
         self,
         model: str = DEFAULT_MODEL,
         *,
-        dtype: str = "float32",
+        dtype: str = AUTO,
+        threads: int = DEFAULT_THREADS,
+        prefix_entries: int = DEFAULT_ENTRIES,
         version: str = "base",
         decoding: str = "plain",
         particles: int = 8,
@@ -32,13 +36,19 @@ class TransformersModel:
         """`decoding`: plain (constrained, jump-forward), speculative (a draft proposes
         `draft_k` tokens per target pass: `draft_model` (a model with the same tokenizer,
         or "lookup" for prompt-lookup drafting), else the first `draft_layers` layers of
-        this model) or smc (`particles` particles, agreement as confidence)."""
+        this model) or smc (`particles` particles, agreement as confidence).
+        `dtype` auto: bfloat16 where the CPU computes it natively, else float32
+        (webagent.models.numerics); `threads` torch threads (0: torch's default);
+        `prefix_entries` recent prompts whose KV cache plain decoding reuses (0: none)."""
         import llguidance.hf
 
         # Held while decoding or scoring, so the online tuner can swap in new
         # weights between two decisions, never in the middle of one.
         self.lock = threading.RLock()
-        self.name, self.tokenizer, self.model = load(model, dtype=dtype)
+        self.threads = set_threads(threads)
+        self.dtype = resolve_dtype(dtype)
+        self.name, self.tokenizer, self.model = load(model, dtype=self.dtype)
+        self.prefix = PrefixCache(prefix_entries)
         self.version = f"{self.name}@{version}"
         vocab_size = self.model.get_output_embeddings().weight.shape[0]
         eos = self.tokenizer.eos_token_id
@@ -55,7 +65,7 @@ class TransformersModel:
         elif draft_model:
             from webagent.models.draft import load_draft
 
-            self.draft_name, self._draft = load_draft(draft_model, self.tokenizer, dtype=dtype)
+            self.draft_name, self._draft = load_draft(draft_model, self.tokenizer, dtype=self.dtype)
         self._set_decoding(decoding, particles=particles, draft_layers=draft_layers, draft_k=draft_k)
         self._warm_up()
 
@@ -98,11 +108,18 @@ class TransformersModel:
         other._set_decoding(decoding, **{**settings, **options})
         return other
 
+    def weights_changed(self, version: str) -> None:
+        """The weights were just replaced (under `lock`) by those of `version`: the
+        cached prompt prefixes were computed with the old ones."""
+        self.version = version
+        self.prefix.clear()
+
     def _warm_up(self) -> None:
         """The first constrained decode is several times slower than the rest (the
         llguidance mask kernel is JIT-scripted on first use, the first forward
         passes select kernels); pay it at load, not in the agent's first step."""
         self.generate("Warm up. " * 40, 'start: "a" | "b" | "ab"\n', max_tokens=4)
+        self.prefix.clear()
 
     def format_chat(self, messages: Sequence[dict[str, str]]) -> str:
         if self.tokenizer.chat_template:
@@ -144,6 +161,7 @@ class TransformersModel:
                     generator=generator,
                     max_tokens=max_tokens,
                     jump_forward=self.jump_forward,
+                    prefix=self.prefix,
                 )
         return generation
 
