@@ -42,3 +42,33 @@ def test_semantic_similarity_helps_without_word_overlap(embedder):
     ranked = HybridRanker(embedder).rank("put it in my shopping cart", page, [], k=2)
     assert ranked[0].id == "2"
     assert ranked[0].semantic > ranked[1].semantic
+
+
+def test_negative_bm25_scores_count_as_no_evidence():
+    from webagent.candidates import normalise_bm25
+
+    assert normalise_bm25([-0.3, -0.1, -0.2]) == [0.0, 0.0, 0.0]  # was -0.3 / 1e-9 = -3e8
+    assert normalise_bm25([2.0, -1.0, 1.0]) == [1.0, 0.0, 0.5]
+    assert normalise_bm25([]) == []
+
+
+def test_a_term_on_every_element_does_not_blow_up_the_scores(embedder):
+    buttons = tuple(Element(str(i), "button", text=f"Save item {i}", interactive=True) for i in range(3))
+    ranked = HybridRanker(embedder).rank("Save", Observation("http://x/", "t", buttons), [], k=3)
+    assert all(-1.0 <= c.score <= 1.0 and c.lexical == 0.0 for c in ranked)
+
+
+def test_a_big_page_embeds_only_the_best_lexical_elements(embedder):
+    """6,000 elements: the named one still comes first, and only `semantic_limit` texts are embedded."""
+    elements = tuple(Element(str(i), "a", text=f"row {i} details", interactive=True) for i in range(6000))
+    target = Element("6000", "button", text="Export spreadsheet", interactive=True)
+    observation = Observation("http://x/", "t", (*elements, target))
+    seen: list[int] = []
+
+    class Counting:
+        def embed(self, texts):
+            seen.append(len(texts))
+            return embedder.embed(texts)
+
+    ranked = HybridRanker(Counting(), semantic_limit=64).rank("Export the spreadsheet", observation, [], k=5)
+    assert ranked[0].id == "6000" and seen == [65]  # the query and 64 elements

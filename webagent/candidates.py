@@ -64,12 +64,32 @@ class RankerWeights:
     interactive: float = 0.15
 
 
-class HybridRanker:
-    """BM25 + embedding similarity + an interactivity prior."""
+SEMANTIC_LIMIT = 256  # elements embedded per step; on bigger pages, the best by BM25 and the prior
 
-    def __init__(self, embedder: Embedder, weights: RankerWeights | None = None) -> None:
+
+def normalise_bm25(scores) -> list[float]:
+    """BM25 scores as [0, 1], the best element 1. A term found in most elements has a
+    negative IDF, so scores can be negative: that is no evidence for an element, and
+    counts as 0 (dividing by a tiny positive maximum would blow them up to -1e7)."""
+    clipped = [max(float(s), 0.0) for s in scores]
+    top = max(clipped, default=0.0)
+    return [s / top for s in clipped] if top > 0 else [0.0] * len(clipped)
+
+
+class HybridRanker:
+    """BM25 + embedding similarity + an interactivity prior.
+
+    Embedding is the cost that grows with the page (a 6,000-element page took
+    95 s to rank when every element was embedded), so only the `semantic_limit`
+    elements best by BM25 and the prior are embedded; the rest keep a semantic
+    score of 0. MiniWoB++ pages are far below the limit and rank as before."""
+
+    def __init__(
+        self, embedder: Embedder, weights: RankerWeights | None = None, *, semantic_limit: int = SEMANTIC_LIMIT
+    ) -> None:
         self.embedder = embedder
         self.weights = weights or RankerWeights()
+        self.semantic_limit = semantic_limit
 
     def rank(self, instruction: str, observation: Observation, history: Sequence[str], k: int) -> list[Candidate]:
         from rank_bm25 import BM25Okapi
@@ -80,14 +100,16 @@ class HybridRanker:
         texts = [element_text(el) for el in elements]
         query = " ".join([instruction, *history[-3:]])
         docs = [tokenize(t) or ["_"] for t in texts]
-        lexical = BM25Okapi(docs).get_scores(tokenize(query) or ["_"])
-        top = max(lexical.max(), 1e-9)
-        vectors = self.embedder.embed([query, *texts])
-        semantic = (vectors[1:] @ vectors[0]).tolist()
+        lexical = normalise_bm25(BM25Okapi(docs).get_scores(tokenize(query) or ["_"]))
         w = self.weights
+        prior = [w.lexical * lex + w.interactive * el.interactive for el, lex in zip(elements, lexical, strict=True)]
+        embedded = sorted(range(len(elements)), key=lambda i: -prior[i])[: self.semantic_limit]
+        semantic = [0.0] * len(elements)
+        vectors = self.embedder.embed([query, *(texts[i] for i in embedded)])
+        for i, sim in zip(embedded, (vectors[1:] @ vectors[0]).tolist(), strict=True):
+            semantic[i] = sim
         scored = [
-            Candidate(el, w.lexical * (lex / top) + w.semantic * sem + w.interactive * el.interactive, lex / top, sem)
-            for el, lex, sem in zip(elements, lexical.tolist(), semantic, strict=True)
+            Candidate(el, prior[i] + w.semantic * semantic[i], lexical[i], semantic[i]) for i, el in enumerate(elements)
         ]
         scored.sort(key=lambda c: c.score, reverse=True)
         return scored[:k]
