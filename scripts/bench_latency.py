@@ -53,21 +53,24 @@ def stage_summary(steps: list[dict]) -> dict:
     return summary
 
 
-def replay(model, calls: list[tuple[str, str]]) -> list[dict]:
-    """Each recorded decision again, in order: text, seconds, prompt and fed tokens."""
-    model.prefix.clear()
-    out = []
+def replay(models: list, calls: list[tuple[str, str]]) -> list[list[dict]]:
+    """Each recorded decision again, in order, on each model in turn (interleaved, so a
+    change in the machine's load hits all alike): text, seconds, prompt and fed tokens."""
+    for model in models:
+        model.prefix.clear()
+    out: list[list[dict]] = [[] for _ in models]
     for prompt, grammar in calls:
-        start = time.perf_counter()
-        generation = model.generate(prompt, grammar)
-        out.append(
-            {
-                "text": generation.text,
-                "seconds": time.perf_counter() - start,
-                "prompt_tokens": generation.prompt_tokens,
-                "fed_tokens": generation.fed_prompt_tokens,
-            }
-        )
+        for model, rows in zip(models, out, strict=True):
+            start = time.perf_counter()
+            generation = model.generate(prompt, grammar)
+            rows.append(
+                {
+                    "text": generation.text,
+                    "seconds": time.perf_counter() - start,
+                    "prompt_tokens": generation.prompt_tokens,
+                    "fed_tokens": generation.fed_prompt_tokens,
+                }
+            )
     return out
 
 
@@ -78,7 +81,7 @@ def ms(rows: list[dict], q: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks-file", type=Path, default=DEV_TASKS_FILE)
-    parser.add_argument("--episodes", type=int, default=1)
+    parser.add_argument("--episodes", type=int, default=2, help="per task: later episodes meet cached prefixes")
     parser.add_argument("--memory-episodes", type=int, default=1, help="oracle-supervised episodes per task first")
     parser.add_argument("--max-steps", type=int, default=6)
     parser.add_argument("--model", default="default")
@@ -131,13 +134,12 @@ def main() -> int:
         del model.generate
         steps = store.step_latencies(policy="model", run_id=live["run_id"])
         console.print(f"[b]3. the same {len(calls)} decisions again[/b]: current vs float32 without prefix reuse")
-        current = replay(model, calls)
         baseline_model = TransformersModel(args.model, dtype="float32", prefix_entries=0)
-        baseline = replay(baseline_model, calls)
+        current, baseline = replay([model, baseline_model], calls)
         equal = sum(a["text"] == b["text"] for a, b in zip(current, baseline, strict=True))
         sample = calls[: args.bf16_sample]
-        bf16 = replay(TransformersModel(args.model, dtype="bfloat16"), sample) if sample else []
-        fp32_sample = replay(baseline_model, sample) if sample else []
+        bf16_model = TransformersModel(args.model, dtype="bfloat16")
+        bf16, fp32_sample = replay([bf16_model, baseline_model], sample) if sample else ([], [])
         agree = sum(a["text"] == b["text"] for a, b in zip(bf16, fp32_sample, strict=True))
         result.update(
             steps=len(steps),

@@ -32,6 +32,10 @@ class Embedder:
         self._cache: OrderedDict[str, object] = OrderedDict()
         self._cache_size = cache_size
 
+    def clear(self) -> None:
+        """Forget every cached vector (benchmarks of a page's first ranking)."""
+        self._cache.clear()
+
     def embed(self, texts: list[str]):
         """A (len(texts), dim) float tensor of unit vectors."""
         import torch

@@ -32,7 +32,7 @@ class ModelSettings:
     temperature: float = 0.0
     dtype: str = "auto"  # auto (bfloat16 where the CPU computes it natively and nothing is tuned) | float32 | bfloat16
     threads: int = 1  # torch threads (0: torch's default); one is fastest when the browser has the other core
-    prefix_entries: int = 4  # recent prompts whose KV cache a decision reuses (0: read every prompt in full)
+    prefix_entries: int = 8  # recent prompts whose KV cache a decision reuses (0: read every prompt in full)
 
     def __post_init__(self) -> None:
         from webagent.models.numerics import DTYPES

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_ENTRIES = 4  # ~45 MB each for a 1,000-token prompt of SmolLM2-135M in float32
+DEFAULT_ENTRIES = 8  # ~23 MB each for a 500-token prompt of SmolLM2-135M in float32: the steps of one episode
 MIN_REUSE = 8  # tokens: below this a match is chance (a chat header), not worth a crop
 
 
