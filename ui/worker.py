@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ui.render import proposal_view
-from webagent.actions import VERBS, Action
+from webagent.actions import VERBS, Action, parse_action
 from webagent.autonomy import AutoApprover
 from webagent.errors import ActionError, WebAgentError
 from webagent.kinds import Source, SupervisorKind
@@ -171,6 +171,8 @@ class PersonSupervisor:
 def correction(proposal: Proposal, element_id: str, verb: str, text: str | None) -> Action:
     """A person's correction, checked against the page: a real element, a verb it
     accepts, a real option for SELECT, some text for TYPE."""
+    if verb in VERBS and not VERBS[verb].target:  # SCROLL, BACK, STOP name no element
+        return parse_action(Action(verb, None, text or None if VERBS[verb].argument else None).to_dsl())
     found = re.match(r"\s*\[?([^\]\s:]+)", element_id or "")  # "12", "[12]" or "[12] button …" (the dropdown)
     element_id = found.group(1) if found else ""
     element = proposal.observation.find(element_id)

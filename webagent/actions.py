@@ -1,13 +1,20 @@
 """The action DSL: one definition per verb drives the prompt text, the grammar,
-the parser and (through `webagent.browser.execute`) the Playwright call.
+the parser and the Playwright call (`webagent.browser.perform`).
 
     CLICK [id]
-    TYPE [id] "text"
-    SELECT [id] "option"
+    TYPE [id] "text"          text: spans of the instruction (or any short text)
+    SELECT [id] "option"      one of that <select>'s real options
+    PRESS [id] "Enter"        keys from a closed set
+    SCROLL "down" | "up"
+    BACK
+    STOP | STOP "answer"      the answer: a span of the page's visible text
 
 The grammar is rebuilt every step from the candidates shown to the model, so a
 decoded action can only name a shown element and, for SELECT, one of its real
-options.
+options. Which verbs a step offers is the environment's to say
+(`Observation.verbs`): MiniWoB++ pages end their episodes themselves, so they
+offer only `BASIC_VERBS` (the prompt and grammar stay what the dev-task numbers
+were measured with); real sites offer `ALL_VERBS`, STOP among them.
 """
 
 from __future__ import annotations
@@ -17,25 +24,36 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from webagent.browser import perform
 from webagent.browser.observation import Element
 from webagent.errors import GrammarError
 
 MAX_TEXT_CHARS = 80
+KEYS = ("Enter", "Tab", "Escape", "ArrowDown", "ArrowUp", "Backspace")
+DIRECTIONS = ("down", "up")
+MAX_ANSWER_WORDS = 12  # a STOP answer is at most this many consecutive words of one visible text
+MAX_PAGE_WORDS = 1500  # words of visible text the answer grammar covers (in page order)
 
 
 @dataclass(frozen=True)
 class Action:
     verb: str
-    element_id: str
+    element_id: str | None = None
     argument: str | None = None
 
     def to_dsl(self) -> str:
-        if VERBS[self.verb].argument is None:
-            return f"{self.verb} [{self.element_id}]"
-        return f'{self.verb} [{self.element_id}] "{escape(self.argument or "")}"'
+        parts = [self.verb]
+        if self.element_id is not None:
+            parts.append(f"[{self.element_id}]")
+        if self.argument is not None:
+            parts.append(f'"{escape(self.argument)}"')
+        return " ".join(parts)
 
     def __str__(self) -> str:
         return self.to_dsl()
+
+
+Perform = Callable[..., "str | None"]  # (page, locator | None, action, timeout_ms) -> error or None
 
 
 @dataclass(frozen=True)
@@ -43,12 +61,16 @@ class Verb:
     """Everything about one verb, in one place."""
 
     name: str
+    target: bool  # does it name an element?
     argument: str | None  # what the quoted argument is, or None
     description: str
     accepts: Callable[[Element], bool]  # may this verb name this element?
+    perform: Perform  # the Playwright call (webagent.browser.perform)
+    choices: tuple[str, ...] = ()  # a closed set of arguments, when it has one
+    optional_argument: bool = False  # STOP and STOP "answer"
 
 
-def _clickable(el: Element) -> bool:
+def _any(el: Element) -> bool:
     return True
 
 
@@ -60,14 +82,55 @@ def _selectable(el: Element) -> bool:
     return el.is_select
 
 
+def _pressable(el: Element) -> bool:
+    return el.editable or el.interactive
+
+
 VERBS: dict[str, Verb] = {
     v.name: v
     for v in (
-        Verb("CLICK", None, "CLICK [id] clicks the element.", _clickable),
-        Verb("TYPE", "text", 'TYPE [id] "text" types text into a text field.', _typable),
-        Verb("SELECT", "option", 'SELECT [id] "option" chooses an option of a select box.', _selectable),
+        Verb("CLICK", True, None, "CLICK [id] clicks the element.", _any, perform.click),
+        Verb("TYPE", True, "text", 'TYPE [id] "text" types text into a text field.', _typable, perform.type_text),
+        Verb(
+            "SELECT",
+            True,
+            "option",
+            'SELECT [id] "option" chooses an option of a select box.',
+            _selectable,
+            perform.select,
+        ),
+        Verb(
+            "PRESS",
+            True,
+            "key",
+            'PRESS [id] "Enter" presses a key on the element (' + ", ".join(KEYS) + "); Enter submits a search box.",
+            _pressable,
+            perform.press,
+            choices=KEYS,
+        ),
+        Verb(
+            "SCROLL",
+            False,
+            "direction",
+            'SCROLL "down" or SCROLL "up" scrolls the page.',
+            _any,
+            perform.scroll,
+            choices=DIRECTIONS,
+        ),
+        Verb("BACK", False, None, "BACK goes back to the previous page.", _any, perform.back),
+        Verb(
+            "STOP",
+            False,
+            "answer",
+            'STOP ends the task when it is done; STOP "answer" gives an answer copied from the page.',
+            _any,
+            perform.stop,
+            optional_argument=True,
+        ),
     )
 }
+BASIC_VERBS = ("CLICK", "TYPE", "SELECT")
+ALL_VERBS = tuple(VERBS)
 
 
 def escape(text: str) -> str:
@@ -78,8 +141,8 @@ def unescape(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text)
 
 
-def verb_descriptions() -> list[str]:
-    return [v.description for v in VERBS.values()]
+def verb_descriptions(verbs: Sequence[str] = BASIC_VERBS) -> list[str]:
+    return [VERBS[v].description for v in VERBS if v in verbs]
 
 
 # -- grammar -----------------------------------------------------------------
@@ -95,25 +158,76 @@ def _lit(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+def answer_rules(page_texts: Sequence[str]) -> tuple[str | None, list[str]]:
+    """Rules whose language is every run of 1..MAX_ANSWER_WORDS consecutive words of
+    one of the texts (escaped as inside DSL quotes): the start symbol and the rules.
+
+    Each text is cut into chunks of MAX_ANSWER_WORDS words; in a chunk, rule
+    `ans_c_i` is word i optionally followed by a space and `ans_c_{i+1}`, and a
+    span is any `ans_c_i`: linear in the words, not quadratic."""
+    chunks: list[list[str]] = []
+    seen: set[tuple[str, ...]] = set()
+    budget = MAX_PAGE_WORDS
+    for text in page_texts:
+        words = text.split()[:budget]
+        budget -= len(words)
+        for start in range(0, len(words), MAX_ANSWER_WORDS):
+            chunk = words[start : start + MAX_ANSWER_WORDS]
+            if tuple(chunk) not in seen:
+                seen.add(tuple(chunk))
+                chunks.append(chunk)
+        if budget <= 0:
+            break
+    if not chunks:
+        return None, []
+    rules, starts = [], []
+    for c, chunk in enumerate(chunks):
+        for i, word in enumerate(chunk):
+            name = f"ans_{c}_{i}"
+            tail = f' (" " ans_{c}_{i + 1})?' if i + 1 < len(chunk) else ""
+            rules.append(f"{name}: {_lit(escape(word))}{tail}")
+            starts.append(name)
+    return "answer", [f"answer: {' | '.join(starts)}", *rules]
+
+
 def action_grammar(
-    candidates: Sequence[Element], *, texts: Sequence[str] | None = None, max_text_chars: int = MAX_TEXT_CHARS
+    candidates: Sequence[Element],
+    *,
+    texts: Sequence[str] | None = None,
+    max_text_chars: int = MAX_TEXT_CHARS,
+    verbs: Sequence[str] = BASIC_VERBS,
+    page_texts: Sequence[str] = (),
 ) -> str:
     """A lark grammar (for llguidance) whose language is exactly the valid actions.
 
     With `texts`, TYPE may only type one of them (e.g. spans of the instruction),
-    so the agent never types what nobody asked for; otherwise any short text."""
-    if not candidates:
-        raise GrammarError("cannot build an action grammar with no candidates")
+    so the agent never types what nobody asked for; otherwise any short text.
+    `verbs` are the verbs this step offers; a STOP answer is a span of `page_texts`
+    (the page's visible text), and without any only a bare STOP is possible."""
     rules: list[str] = []
     alternatives: list[str] = []
     for verb in VERBS.values():
+        if verb.name not in verbs:
+            continue
+        name = verb.name.lower()
+        if not verb.target:
+            if verb.argument is None:
+                rules.append(f"{name}: {_lit(verb.name)}")
+            elif verb.choices:
+                options = " | ".join(_lit(c) for c in verb.choices)
+                rules.append(f"{name}: {_lit(verb.name + ' ' + chr(34))} ({options}) {_lit(chr(34))}")
+            else:  # STOP: bare, or with an answer from the page
+                start, answer = answer_rules(page_texts)
+                quoted = f" | {_lit(verb.name + ' ' + chr(34))} {start} {_lit(chr(34))}" if start else ""
+                rules += [f"{name}: {_lit(verb.name)}{quoted}", *answer]
+            alternatives.append(name)
+            continue
         targets = [el for el in candidates if verb.accepts(el)]
         if not targets:
             continue
-        name = verb.name.lower()
         alternatives.append(name)
+        ids = " | ".join(_lit(el.id) for el in targets)
         if verb.argument is None:
-            ids = " | ".join(_lit(el.id) for el in targets)
             rules.append(f'{name}: {_lit(verb.name + " [")} ({ids}) "]"')
         elif verb.name == "SELECT":
             per_element = []
@@ -121,9 +235,13 @@ def action_grammar(
                 options = " | ".join(_lit(escape(o)) for o in dict.fromkeys(el.options))
                 per_element.append(f"{_lit(f'{verb.name} [{el.id}] ' + chr(34))} ({options}) {_lit(chr(34))}")
             rules.append(f"{name}: " + " | ".join(per_element))
+        elif verb.choices:
+            options = " | ".join(_lit(c) for c in verb.choices)
+            rules.append(f"{name}: {_lit(verb.name + ' [')} ({ids}) {_lit('] ' + chr(34))} ({options}) {_lit(chr(34))}")
         else:
-            ids = " | ".join(_lit(el.id) for el in targets)
             rules.append(f"{name}: {_lit(verb.name + ' [')} ({ids}) {_lit('] ' + chr(34))} TEXT {_lit(chr(34))}")
+    if not alternatives:
+        raise GrammarError("cannot build an action grammar with no candidates")
     allowed = [t[:max_text_chars] for t in dict.fromkeys(texts or ()) if t.strip()]
     text_rule = " | ".join(_lit(escape(t)) for t in allowed) if allowed else text_lexeme(max_text_chars)
     return "\n".join([f"start: {' | '.join(alternatives)}", *rules, f"TEXT: {text_rule}"]) + "\n"
@@ -131,7 +249,7 @@ def action_grammar(
 
 # -- parser ------------------------------------------------------------------
 
-_ACTION_RE = re.compile(r'^\s*([A-Z]+) \[([^\]\s]+)\](?: "((?:[^"\\]|\\.)*)")?\s*$')
+_ACTION_RE = re.compile(r'^\s*([A-Z]+)(?: \[([^\]\s]+)\])?(?: "((?:[^"\\]|\\.)*)")?\s*$')
 
 
 def parse_action(text: str, candidates: Sequence[Element] | None = None) -> Action:
@@ -143,21 +261,34 @@ def parse_action(text: str, candidates: Sequence[Element] | None = None) -> Acti
     verb = VERBS.get(verb_name)
     if verb is None:
         raise GrammarError(f"unknown verb {verb_name!r} in {text!r}")
-    if (verb.argument is None) != (raw_argument is None):
-        raise GrammarError(
-            f"{verb_name} {'takes no' if verb.argument is None else 'needs a'} quoted argument: {text!r}"
-        )
-    action = Action(verb_name, element_id, unescape(raw_argument) if raw_argument is not None else None)
+    if verb.target != (element_id is not None):
+        raise GrammarError(f"{verb_name} {'needs' if verb.target else 'takes no'} an element: {text!r}")
+    if raw_argument is None and verb.argument is not None and not verb.optional_argument:
+        raise GrammarError(f"{verb_name} needs a quoted argument: {text!r}")
+    if raw_argument is not None and verb.argument is None:
+        raise GrammarError(f"{verb_name} takes no quoted argument: {text!r}")
+    argument = unescape(raw_argument) if raw_argument is not None else None
+    if verb.choices and argument not in verb.choices:
+        raise GrammarError(f"{verb_name} takes one of {', '.join(verb.choices)}, not {argument!r}")
+    action = Action(verb_name, element_id, argument)
     if candidates is not None:
         check_action(action, candidates)
     return action
 
 
 def check_action(action: Action, candidates: Sequence[Element]) -> None:
+    verb = VERBS[action.verb]
+    if not verb.target:
+        return
     element = next((el for el in candidates if el.id == action.element_id), None)
     if element is None:
         raise GrammarError(f"{action} names element {action.element_id}, which is not a candidate")
-    if not VERBS[action.verb].accepts(element):
+    if not verb.accepts(element):
         raise GrammarError(f"{action.verb} cannot act on {element.tag} [{element.id}]")
     if action.verb == "SELECT" and action.argument not in element.options:
         raise GrammarError(f"{action.argument!r} is not an option of [{element.id}]")
+
+
+def page_texts(elements: Sequence[Element]) -> list[str]:
+    """The page's visible text, element by element in page order: what a STOP answer may copy."""
+    return [el.text for el in elements if el.visible and el.text.strip()]

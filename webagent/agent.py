@@ -7,9 +7,12 @@ are called in the order given, and share what they learn about an episode
 through its `EpisodeContext` (the recorder sets the episode and step ids the
 teacher then files its lessons under). Agents are built by `webagent.assembly`.
 
-An episode ends when the environment reports done, at the step limit, or when
-the same action repeats `loop_repeats` times in a row (a loop). A failed action
-does not end it: its error is shown in the next observation.
+An episode ends when the environment reports done, when the agent says STOP
+(outcome `done`, with its answer, unless the environment can judge it: then
+success or failure), at the step limit, or in a loop: the same action taken
+`loop_repeats` times on the same, unchanged page (an action that changes the
+page each time, like "next page", is not a loop). A failed action does not end
+it: its error is shown in the next observation.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from webagent.actions import Action
+from webagent.actions import VERBS, Action
 from webagent.browser.observation import Observation
 from webagent.candidates import Candidate, Ranker
 from webagent.envs.base import Environment
@@ -106,6 +109,8 @@ class EpisodeResult:
     done: bool
     outcome: Outcome
     error: str | None = None  # why the episode stopped, when outcome is error
+    answer: str | None = None  # what the agent answered with STOP "answer"
+    final_url: str | None = None  # where the episode ended
 
 
 @dataclass
@@ -164,7 +169,7 @@ class Agent:
         context = EpisodeContext(env.instruction, task, seed, run_id)
         self._emit("episode_started", context)
         rng = random.Random(seed)
-        outcome, error, status = Outcome.STEP_LIMIT, None, None
+        outcome, error, status, answer = Outcome.STEP_LIMIT, None, None, None
         try:
             for index in range(self.config.max_steps):
                 step = self._step(env, context, index, rng.randrange(2**31))
@@ -172,9 +177,18 @@ class Agent:
                 self._emit("step_done", context, step)
                 if on_step:
                     on_step(step)
-                status = env.status()
+                stopped = step.action.verb == "STOP" and step.error is None
+                if stopped:
+                    answer = step.action.argument
+                    judge = getattr(env, "judge", None)  # an environment that can tell success itself
+                    status = judge(answer) if judge is not None else env.status()
+                else:
+                    status = env.status()
                 if status.done:
                     outcome = Outcome.SUCCESS if (status.reward or 0) > 0 else Outcome.FAILURE
+                    break
+                if stopped:
+                    outcome = Outcome.DONE
                     break
                 if self._looping(context.steps):
                     outcome = Outcome.LOOP
@@ -185,7 +199,17 @@ class Agent:
             outcome, error = Outcome.ERROR, str(exc)
         done = bool(status and status.done)
         reward = status.reward if done else None
-        result = EpisodeResult(context.episode_id, env.instruction, tuple(context.steps), reward, done, outcome, error)
+        result = EpisodeResult(
+            context.episode_id,
+            env.instruction,
+            tuple(context.steps),
+            reward,
+            done,
+            outcome,
+            error,
+            answer=answer,
+            final_url=_final_url(env, context.steps),
+        )
         self._emit("episode_done", context, result)
         return result
 
@@ -225,7 +249,7 @@ class Agent:
         return self.ranker.rank(context.instruction, observation, history, self.config.top_k)
 
     def _decide(self, context: EpisodeContext, observation: Observation, candidates, seed: int) -> Decision:
-        if not candidates:
+        if not candidates and all(VERBS[v].target for v in observation.verbs):
             raise ActionError(f"no element to act on at {observation.url}")
         return self.policy.decide(context.instruction, observation, candidates, context.history, seed)
 
@@ -250,19 +274,42 @@ class Agent:
                 return verdict.action, decision, tuple(reviews)
             if verdict.kind == VerdictKind.STOP:
                 raise _Stopped
-            shown = tuple(c for c in shown if c.id != decision.action.element_id)
-            if not shown:
+            rejected = decision.action
+            if rejected.element_id is None:  # SCROLL, BACK, STOP: that verb is no longer offered
+                observation = replace(observation, verbs=tuple(v for v in observation.verbs if v != rejected.verb))
+            else:
+                shown = tuple(c for c in shown if c.id != rejected.element_id)
+            if not shown and all(VERBS[v].target for v in observation.verbs):
                 raise _Stopped
             decision = self.policy.decide(context.instruction, observation, shown, history, seed)
 
     # -- around the phases ---------------------------------------------------------
     def _looping(self, steps: Sequence[Step]) -> bool:
-        recent = [s.action for s in steps[-self.config.loop_repeats :]]
-        return len(recent) == self.config.loop_repeats and len(set(recent)) == 1
+        """The last action has now been taken `loop_repeats` times on this same page
+        state (not necessarily in a row: A, B, A, B on a page neither changes loops too)."""
+        last = steps[-1]
+        key = (page_state(last.observation), last.action)
+        return sum((page_state(s.observation), s.action) == key for s in steps) >= self.config.loop_repeats
 
     def _emit(self, event: str, *args) -> None:
         for observer in self.observers:
             getattr(observer, event)(*args)
+
+
+def page_state(observation: Observation) -> tuple:
+    """What an action can change on a page: its address and each element's text,
+    value, check state and visibility (not the screenshot or the last error)."""
+    return (
+        observation.url,
+        tuple((e.id, e.text, e.value, e.checked, e.selected_option, e.visible) for e in observation.elements),
+    )
+
+
+def _final_url(env: Environment, steps: Sequence[Step]) -> str | None:
+    try:
+        return env.url()
+    except (AttributeError, WebAgentError):  # an environment without a page, or one that has gone
+        return steps[-1].observation.url if steps else None
 
 
 class _Stopped(Exception):

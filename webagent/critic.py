@@ -83,10 +83,11 @@ class Critic:
     ) -> str:
         shown = list(candidates[: self.config.shown])
         target = next((c.element for c in candidates if c.id == action.element_id), None)
-        target = target or observation.find(action.element_id)
-        if target is None:
+        if action.element_id is not None:
+            target = target or observation.find(action.element_id)
+        if target is None and action.element_id is not None:
             raise ModelError(f"the critic cannot judge {action}: no element [{action.element_id}] on the page")
-        if all(c.id != target.id for c in shown):
+        if target is not None and all(c.id != target.id for c in shown):
             shown.append(Candidate(target, 0.0))
         user = render(
             "critic.jinja",

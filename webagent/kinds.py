@@ -32,6 +32,7 @@ class Outcome(StrEnum):
     LOOP = "loop"
     ERROR = "error"
     STOPPED = "stopped"
+    DONE = "done"  # the agent said STOP and nothing can judge it (a site without until_*)
     RUNNING = "running"  # in the store only: not finished (yet)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from webagent.actions import Action, action_grammar, parse_action, verb_descriptions
+from webagent.actions import Action, action_grammar, page_texts, parse_action, verb_descriptions
 from webagent.browser.observation import Element, Observation
 from webagent.candidates import Candidate, tokenize
 from webagent.models.base import Generation, LanguageModel
@@ -125,10 +125,14 @@ def retrieval_query(instruction: str, history: Sequence[Action], candidates: Seq
 def state_text(
     instruction: str, observation: Observation, candidates: Sequence[Candidate], history: Sequence[Action]
 ) -> str:
-    """The user turn of a step's prompt: the task, the actions so far, the shown elements."""
+    """The user turn of a step's prompt: the task, the page (on real sites: where the
+    agent is matters there; MiniWoB++ prompts stay as measured), the actions so far,
+    what happened that the page does not show, the shown elements."""
     return render(
         "step.jinja",
         instruction=instruction,
+        page=(observation.title, observation.url) if "STOP" in observation.verbs else None,
+        events=observation.events,
         history=[a.to_dsl() for a in history],
         last_error=observation.last_error,
         candidates=candidates,
@@ -168,7 +172,7 @@ class ModelPolicy(BasePolicy):
     ) -> str:
         if exemplars is None:
             exemplars = self.exemplars(instruction, candidates, history)
-        messages = [{"role": "system", "content": render("system.jinja", verbs=verb_descriptions())}]
+        messages = [{"role": "system", "content": render("system.jinja", verbs=verb_descriptions(observation.verbs))}]
         for exemplar in reversed(exemplars):  # the most similar one sits right before the question
             messages += [
                 {"role": "user", "content": exemplar.context},
@@ -177,11 +181,18 @@ class ModelPolicy(BasePolicy):
         messages.append({"role": "user", "content": state_text(instruction, observation, candidates, history)})
         return self.model.format_chat(messages)
 
-    def grammar(self, instruction: str, candidates: Sequence[Candidate]) -> str:
+    def grammar(self, instruction: str, candidates: Sequence[Candidate], observation: Observation | None = None) -> str:
         texts = None
         if self.config.type_from_instruction:
             texts = instruction_spans(instruction, self.config.max_span_words)
-        return action_grammar([c.element for c in candidates], texts=texts)
+        if observation is None:
+            return action_grammar([c.element for c in candidates], texts=texts)
+        return action_grammar(
+            [c.element for c in candidates],
+            texts=texts,
+            verbs=observation.verbs,
+            page_texts=page_texts(observation.elements) if "STOP" in observation.verbs else (),
+        )
 
     def decide(self, instruction, observation, candidates, history, seed) -> Decision:
         start = time.perf_counter()
@@ -189,7 +200,7 @@ class ModelPolicy(BasePolicy):
         prompt = self.prompt(instruction, observation, candidates, history, exemplars)
         generation = self.model.generate(
             prompt,
-            self.grammar(instruction, candidates),
+            self.grammar(instruction, candidates, observation),
             temperature=self.config.temperature,
             seed=seed,
             max_tokens=self.config.max_tokens,

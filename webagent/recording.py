@@ -33,5 +33,11 @@ class StepRecorder(Observer):
     def episode_done(self, context: EpisodeContext, result: EpisodeResult) -> None:
         if context.episode_id is not None:
             self.store.finish_episode(
-                context.episode_id, reward=result.reward, done=result.done, outcome=result.outcome, error=result.error
+                context.episode_id,
+                reward=result.reward,
+                done=result.done,
+                outcome=result.outcome,
+                error=result.error,
+                answer=result.answer,
+                final_url=result.final_url,
             )

@@ -28,6 +28,8 @@ def episode_row(result: EpisodeResult, task: str, seed: int) -> dict:
         "steps": len(result.steps),
         "actions": [s.action.to_dsl() for s in result.steps],
         "error": result.error,
+        "answer": result.answer,
+        "final_url": result.final_url,
     }
 
 

@@ -38,9 +38,9 @@ def step_exemplar(
 ) -> Exemplar:
     """The state as the model would see it with the best `keep` candidates (the
     right element always among them, in place of the last) and the right action."""
-    target = next(c for c in ranked if c.id == right.element_id)
+    target = next((c for c in ranked if c.id == right.element_id), None)  # None: SCROLL, BACK, STOP
     kept = list(ranked[:keep])
-    if target not in kept:
+    if target is not None and target not in kept:
         kept = [*kept[:-1], target]
     return Exemplar(
         query=retrieval_query(instruction, history, kept),
@@ -114,7 +114,7 @@ class Teacher(Observer):
         """A lesson whose prompt and exemplar show the right element even when the
         ranker had left it out (a person can point at anything on the page)."""
         shown = list(candidates)
-        target = observation.element(right.element_id) if right is not None else None
+        target = observation.element(right.element_id) if right is not None and right.element_id else None
         if target is not None and all(c.id != target.id for c in shown):
             shown = [*shown[:-1], _as_candidate(target)] if shown else [_as_candidate(target)]
         exemplar = None

@@ -73,6 +73,12 @@ class Observation:
     html: str = ""
     screenshot: bytes | None = field(default=None, repr=False)
     last_error: str | None = None
+    # The verbs the environment offers at this step (webagent.actions); MiniWoB++
+    # keeps the basic three, real sites add PRESS, SCROLL, BACK and STOP.
+    verbs: tuple[str, ...] = ("CLICK", "TYPE", "SELECT")
+    # What happened since the last look that the page does not show: a dialog
+    # answered, a tab opened or closed (webagent.browser.tabs).
+    events: tuple[str, ...] = ()
 
     def element(self, element_id: str) -> Element:
         for el in self.elements:

@@ -7,6 +7,7 @@ from functools import cache
 from importlib.resources import files
 
 from webagent.browser.observation import Observation, cleaned_html, element_from_snapshot
+from webagent.browser.tabs import tabs_of
 from webagent.errors import BrowserError
 
 
@@ -23,6 +24,7 @@ def observe(
     screenshot: bool = False,
     last_error: str | None = None,
     attempts: int = 3,
+    verbs: tuple[str, ...] | None = None,
 ) -> Observation:
     """Snapshot the page. A page that is navigating is waited for, then read again."""
     raw = None
@@ -43,7 +45,11 @@ def observe(
                 page.wait_for_load_state("load", timeout=5_000)
     elements = tuple(element_from_snapshot(r) for r in raw["elements"])
     shot = page.screenshot(type="png") if screenshot else None
+    tabs = tabs_of(page.context)
+    extra = {"verbs": tuple(verbs)} if verbs is not None else {}
     return Observation(
+        events=tabs.take_events() if tabs is not None else (),
+        **extra,
         url=raw["url"],
         title=raw["title"],
         elements=elements,

@@ -17,6 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from webagent.browser.tabs import Tabs, tabs_of
 from webagent.errors import BrowserError
 
 T = TypeVar("T")
@@ -111,10 +112,15 @@ class BrowserSession:
         if self._thread is None:
             raise BrowserError("browser session is not started")
         if threading.current_thread() is self._thread:
-            return fn(self._page, *args, **kwargs)
+            return fn(self._current(), *args, **kwargs)
         done: Future = Future()
-        self._jobs.put((lambda: fn(self._page, *args, **kwargs), done))
+        self._jobs.put((lambda: fn(self._current(), *args, **kwargs), done))
         return done.result()
+
+    def _current(self):
+        """The page acted on: the newest open tab of the context (webagent.browser.tabs)."""
+        tabs = tabs_of(self._page.context) if self._page is not None else None
+        return (tabs.current if tabs is not None else None) or self._page
 
     def goto(self, url: str) -> None:
         self.call(_goto, url, self.config.navigation_timeout_ms)
@@ -135,6 +141,7 @@ class BrowserSession:
             viewport={"width": self.config.viewport_width, "height": self.config.viewport_height}
         )
         context.set_default_timeout(self.config.action_timeout_ms)
+        Tabs(context)  # follows new tabs, answers dialogs
         return context.new_page()
 
     # -- the owner thread ---------------------------------------------------
@@ -167,6 +174,8 @@ class BrowserSession:
 
 
 def _goto(page, url: str, timeout_ms: int) -> None:
+    tabs = tabs_of(page.context)
+    page = (tabs.close_others() if tabs is not None else None) or page  # a new start leaves opened tabs behind
     try:
         response = page.goto(url, timeout=timeout_ms, wait_until="load")
     except Exception as exc:  # noqa: BLE001 - playwright raises several kinds

@@ -31,11 +31,18 @@ class Environment(Protocol):
 
     def status(self) -> EpisodeStatus: ...
 
+    def url(self) -> str:
+        """The page's address now (the episode's final URL when it ends)."""
+        ...
+
 
 def act_in_page(session, action: Action, observation: Observation) -> str | None:
     """Execute an action on the element the observation names, in the session's page."""
+    from webagent.actions import VERBS
     from webagent.browser.execute import execute
 
+    if not VERBS[action.verb].target:
+        return session.call(execute, action, None)
     element = observation.find(action.element_id)
     if element is None:
         return f"{action} failed: no element [{action.element_id}] on the page"

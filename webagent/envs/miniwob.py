@@ -121,6 +121,9 @@ class MiniWoBEnv:
     def act(self, action: Action, observation: Observation) -> str | None:
         return act_in_page(self.session, action, observation)
 
+    def url(self) -> str:
+        return self.session.call(lambda page: page.url)
+
     def status(self) -> EpisodeStatus:
         done, reward, reason = self.session.call(
             lambda page: page.evaluate("[WOB_DONE_GLOBAL, WOB_RAW_REWARD_GLOBAL, WOB_REWARD_REASON]")
@@ -128,9 +131,20 @@ class MiniWoBEnv:
         return EpisodeStatus(done=bool(done), reward=float(reward) if done else None, reason=reason)
 
 
+def plain_instruction(utterance) -> str:
+    """The instruction as a plain string. Some tasks (the email-inbox NL variants,
+    login-user, enter-password, ...) return {"utterance": ..., "fields": ...} outside
+    their test mode; the agent reads only the utterance, as a person would."""
+    if isinstance(utterance, dict):
+        utterance = utterance.get("utterance", "")
+    if not isinstance(utterance, str) or not utterance.strip():
+        raise DataError(f"the task gave no instruction (utterance {utterance!r:.120})")
+    return " ".join(utterance.split())
+
+
 def _start_episode(page, seed: int) -> str:
     try:
-        return page.evaluate(
+        utterance = page.evaluate(
             """([seed, maxTime]) => {
                 Math.seedrandom(seed);
                 core.EPISODE_MAX_TIME = maxTime;
@@ -141,3 +155,4 @@ def _start_episode(page, seed: int) -> str:
         )
     except Exception as exc:  # noqa: BLE001
         raise BrowserError(f"could not start a MiniWoB++ episode at {page.url}: {str(exc).splitlines()[0]}") from exc
+    return plain_instruction(utterance)

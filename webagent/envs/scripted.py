@@ -3,7 +3,9 @@
 A task file is JSON Lines, one task per line:
     {"url": "http://127.0.0.1:8000/form.html", "instruction": "...", "until_text": "Thanks"}
 `until_text` (text that appears on success) and `until_url` (a substring of the
-final URL) are optional; without either, an episode runs to the step limit.
+final URL) are optional; without either, an episode ends when the agent says
+STOP (outcome `done`, with its answer) or at the step limit. A real site does
+not end an episode itself, so every verb is offered, STOP among them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from webagent.actions import Action
+from webagent.actions import ALL_VERBS, Action
 from webagent.browser.observation import Observation
 from webagent.browser.observe import observe
 from webagent.browser.session import BrowserSession
@@ -72,10 +74,13 @@ class ScriptedEnv:
         return self.task.instruction
 
     def observe(self, *, last_error: str | None = None, screenshot: bool = False) -> Observation:
-        return self.session.call(observe, screenshot=screenshot, last_error=last_error)
+        return self.session.call(observe, screenshot=screenshot, last_error=last_error, verbs=ALL_VERBS)
 
     def act(self, action: Action, observation: Observation) -> str | None:
         return act_in_page(self.session, action, observation)
+
+    def url(self) -> str:
+        return self.session.call(lambda page: page.url)
 
     def status(self) -> EpisodeStatus:
         if not (self.task.until_text or self.task.until_url):

@@ -146,11 +146,18 @@ class Store:
         return step_id
 
     def finish_episode(
-        self, episode_id: int, *, reward: float | None, done: bool, outcome: str, error: str | None = None
+        self,
+        episode_id: int,
+        *,
+        reward: float | None,
+        done: bool,
+        outcome: str,
+        error: str | None = None,
+        answer: str | None = None,
+        final_url: str | None = None,
     ) -> None:
-        self.db["episodes"].update(
-            episode_id, {"finished": _now(), "reward": reward, "done": int(done), "outcome": outcome, "error": error}
-        )
+        row = {"finished": _now(), "reward": reward, "done": int(done), "outcome": outcome, "error": error}
+        self.db["episodes"].update(episode_id, {**row, "answer": answer, "final_url": final_url})
 
     def _save_screenshot(self, episode_id: int, idx: int, png: bytes) -> str:
         """PNG files next to the database (`<db stem>-screenshots/`), so the history view can show them."""

@@ -184,7 +184,13 @@ def _v5(db) -> None:
     db["steps"].add_column("screenshot", str)  # a PNG's path, relative to the database's folder
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db) -> None:
+    """Episodes that end honestly on real sites: the agent's STOP answer and the final URL."""
+    db["episodes"].add_column("answer", str)
+    db["episodes"].add_column("final_url", str)
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6]
 
 
 # JSON-encoded columns, decoded once on the way out of the store.

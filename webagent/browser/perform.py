@@ -1,0 +1,170 @@
+"""The Playwright call of each verb (webagent.actions.VERBS names them).
+
+Each function takes the page, the element's locator (None for verbs without a
+target) and the action, and returns None on success or a one-line reason it
+failed; the checks that an action had its effect live here, next to the call.
+Runs on the browser's owner thread.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from webagent.actions import Action
+
+_ARM_CLICK_PROBE = """el => {
+  el.ownerDocument.defaultView.__webagentClicked = false;
+  el.addEventListener('click', () => { el.ownerDocument.defaultView.__webagentClicked = true; },
+                      {once: true, capture: true});
+}"""
+_READ_CLICK_PROBE = "el => el.ownerDocument.defaultView.__webagentClicked"
+
+# The option whose text, cleaned the way snapshot.js cleans it, is the argument.
+_FIND_OPTION = """(el, [label, maxText]) => {
+  const clean = (s) => (s || "").replace(/\\s+/g, " ").trim().slice(0, maxText);
+  return Array.from(el.options || []).findIndex((o) => clean(o.textContent) === label);
+}"""
+_SELECTED_OPTION = (
+    "el => el.selectedIndex < 0 ? null : el.options[el.selectedIndex].textContent.replace(/\\s+/g, ' ').trim()"
+)
+_READ_FIELD = "el => el.isContentEditable ? el.textContent : el.value"
+
+# Input types that take typed characters; the others (date, color, ...) are only filled.
+_KEYED_INPUT_TYPES = {"", "text", "search", "email", "url", "tel", "password", "number"}
+_MAX_OPTION_TEXT = 200  # snapshot.js's maxText, which clips option labels
+
+
+def _ready(locator, timeout_ms: int, *, editable: bool = False):
+    """The element's handle, or a reason it cannot be acted on now. Hidden and
+    disabled elements fail at once rather than after Playwright's wait."""
+    try:
+        handle = locator.element_handle(timeout=timeout_ms)
+    except Exception:  # noqa: BLE001 - not attached within the timeout
+        return None, "the element is no longer on the page"
+    if not handle.is_visible():
+        return None, "the element is not visible"
+    if not handle.is_enabled():
+        return None, "the element is disabled"
+    if editable and not handle.is_editable():  # raises for elements that are never editable
+        return None, "the element is read-only"
+    return handle, None
+
+
+# The first point of a grid over the element (centre first) where the element
+# itself, or something inside it, is the topmost thing; in element coordinates.
+_VISIBLE_POINT = """el => {
+  const r = el.getBoundingClientRect();
+  if (r.width === 0 || r.height === 0) return {x: 0, y: 0, centre: true};  // let Playwright judge it
+  const doc = el.getRootNode();
+  const fractions = [0.5, 0.25, 0.75, 0.1, 0.9];
+  for (const fy of fractions) for (const fx of fractions) {
+    const x = r.left + r.width * fx, y = r.top + r.height * fy;
+    const top = (doc.elementFromPoint ? doc : el.ownerDocument).elementFromPoint(x, y);
+    if (top && (top === el || el.contains(top))) {
+      return {x: r.width * fx, y: r.height * fy, centre: fx === 0.5 && fy === 0.5};
+    }
+  }
+  return null;
+}"""
+
+
+def click(page, locator, action: Action, timeout_ms: int) -> str | None:
+    handle, error = _ready(locator, timeout_ms)
+    if error:
+        return error
+    handle.evaluate(_ARM_CLICK_PROBE)
+    locator.scroll_into_view_if_needed(timeout=timeout_ms)
+    point = handle.evaluate(_VISIBLE_POINT)
+    if point is None:
+        return "the element is covered by other elements"
+    if point["centre"]:
+        locator.click(timeout=timeout_ms)
+    else:  # the centre is covered: click where the element can be seen, as a person would
+        box = locator.bounding_box(timeout=timeout_ms)
+        locator.page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+    try:
+        # Through the handle: an element the click removed still answers at once.
+        delivered = handle.evaluate(_READ_CLICK_PROBE)
+    except Exception:  # noqa: BLE001 - the page navigated away: the click landed
+        return None
+    return None if delivered in (True, None) else "the click did not reach the element"
+
+
+def type_text(page, locator, action: Action, timeout_ms: int) -> str | None:
+    handle, error = _ready(locator, timeout_ms, editable=True)
+    if error:
+        return error
+    text = action.argument or ""
+    keyed = handle.evaluate(
+        "el => el.isContentEditable || el.tagName === 'TEXTAREA' ? '' : (el.getAttribute('type') || '').toLowerCase()"
+    )
+    if keyed in _KEYED_INPUT_TYPES and text:
+        # fill() sets the value at once; the last character is typed as a real key
+        # press so that pages listening to key events (autocomplete) react.
+        locator.fill(text[:-1], timeout=timeout_ms)
+        locator.press_sequentially(text[-1], timeout=timeout_ms)
+    else:
+        locator.fill(text, timeout=timeout_ms)
+    value = handle.evaluate(_READ_FIELD)
+    # A space typed at the end of a contenteditable arrives as a no-break space.
+    if (value or "").replace("\u00a0", " ") == text:
+        return None
+    return f"the field holds {value!r}, not {text!r}"
+
+
+def select(page, locator, action: Action, timeout_ms: int) -> str | None:
+    handle, error = _ready(locator, timeout_ms)
+    if error:
+        return error
+    label = action.argument or ""
+    # By index: the option's label attribute, or whitespace in its text, would
+    # make select_option(label=...) miss the option the observation showed.
+    index = handle.evaluate(_FIND_OPTION, [label, _MAX_OPTION_TEXT])
+    if index is None or index < 0:
+        return f"the select has no option {label!r}"
+    locator.select_option(index=index, timeout=timeout_ms)
+    chosen = handle.evaluate(_SELECTED_OPTION)
+    return None if chosen is not None and chosen[:_MAX_OPTION_TEXT] == label else f"selected {chosen!r}, not {label!r}"
+
+
+def press(page, locator, action: Action, timeout_ms: int) -> str | None:
+    """A key pressed on the element (focused first): Enter submits its form."""
+    _, error = _ready(locator, timeout_ms)
+    if error:
+        return error
+    locator.press(action.argument or "Enter", timeout=timeout_ms)
+    return None
+
+
+_SCROLL_Y = "() => [window.scrollY, document.scrollingElement ? document.scrollingElement.scrollHeight : 0]"
+
+
+def scroll(page, locator, action: Action, timeout_ms: int) -> str | None:
+    """The page scrolled by most of a screen; content loaded on scrolling then arrives."""
+    before = page.evaluate(_SCROLL_Y)
+    height = (page.viewport_size or {}).get("height", 600)
+    page.mouse.wheel(0, (1 if action.argument == "down" else -1) * int(height * 0.8))
+    page.wait_for_timeout(150)  # wheel scrolling is asynchronous
+    after = page.evaluate(_SCROLL_Y)
+    if after == before:
+        return f"the page is already at its {'bottom' if action.argument == 'down' else 'top'}"
+    return None
+
+
+def back(page, locator, action: Action, timeout_ms: int) -> str | None:
+    """The previous page of this tab's history; a tab with none that another page
+    opened is closed, which returns to its opener (webagent.browser.tabs)."""
+    url = page.url
+    response = page.go_back(timeout=timeout_ms * 3, wait_until="load")
+    if response is not None or page.url != url:
+        return None
+    if page.opener() is not None or len(page.context.pages) > 1:
+        page.close()
+        return None
+    return "there is no page to go back to"
+
+
+def stop(page, locator, action: Action, timeout_ms: int) -> str | None:
+    """STOP touches nothing: the loop ends the episode."""
+    return None
