@@ -4,7 +4,18 @@ import random
 
 import pytest
 
-from webagent.actions import Action, action_grammar, check_action, escape, parse_action
+from webagent.actions import (
+    ALL_VERBS,
+    BASIC_VERBS,
+    KEYS,
+    MAX_ANSWER_WORDS,
+    Action,
+    action_grammar,
+    check_action,
+    escape,
+    parse_action,
+    verb_descriptions,
+)
 from webagent.browser.observation import Element
 from webagent.errors import GrammarError
 
@@ -120,3 +131,107 @@ def test_high_temperature_sampling_always_parses(default_model):
         if action.verb == "TYPE":
             assert target.editable and len(action.argument) <= 20, action
     assert verbs == {"CLICK", "TYPE", "SELECT"}
+
+
+# -- the verbs of real pages -------------------------------------------------------
+
+PAGE = ("The latest version is 4.2.1", 'He said "go" \\ then')
+
+
+def _matcher_for(grammar_text: str):
+    import llguidance
+    import llguidance.hf
+    from transformers import AutoTokenizer
+
+    from webagent.models.loading import default_model_dir
+
+    tokenizer = AutoTokenizer.from_pretrained(default_model_dir())
+    ll = llguidance.hf.from_tokenizer(tokenizer)
+    grammar = llguidance.LLMatcher.grammar_from_lark(grammar_text)
+
+    def accepts(text: str) -> bool:
+        matcher = llguidance.LLMatcher(ll, grammar)
+        tokens = tokenizer(text, add_special_tokens=False)["input_ids"]
+        return matcher.consume_tokens(tokens) and matcher.is_accepting()
+
+    return accepts
+
+
+def test_round_trip_of_the_new_verbs():
+    for action in (
+        Action("PRESS", "7", "Enter"),
+        Action("SCROLL", None, "down"),
+        Action("BACK"),
+        Action("STOP"),
+        Action("STOP", None, 'He said "go"'),
+    ):
+        assert parse_action(action.to_dsl()) == action
+    for bad in ('PRESS [7] "F5"', 'SCROLL "left"', "BACK [3]", 'BACK "x"', "STOP [3]", "SCROLL"):
+        with pytest.raises(GrammarError):
+            parse_action(bad)
+
+
+def test_full_grammar_accepts_exactly_valid_actions():
+    accepts = _matcher_for(action_grammar([BUTTON, FIELD, SELECT], verbs=ALL_VERBS, page_texts=PAGE))
+    good = [
+        "CLICK [3]",
+        'TYPE [7] "hello"',
+        'PRESS [7] "Enter"',
+        'PRESS [3] "ArrowDown"',
+        'SCROLL "down"',
+        'SCROLL "up"',
+        "BACK",
+        "STOP",
+        'STOP "4.2.1"',
+        'STOP "latest version is 4.2.1"',
+        f'STOP "{escape(chr(34) + "go" + chr(34) + " " + chr(92))}"',
+    ]
+    for text in good:
+        assert accepts(text), text
+    for bad in (
+        'PRESS [7] "F5"',
+        'PRESS [99] "Enter"',
+        'SCROLL "left"',
+        "BACK [3]",
+        'STOP "4.2.2"',  # not on the page
+        'STOP "version 4.2.1 He"',  # across two texts
+        'STOP ""',
+        'STOP "4.2.1 "',
+    ):
+        assert not accepts(bad), bad
+
+
+def test_basic_verbs_keep_the_grammar_and_prompt_of_miniwob():
+    grammar = action_grammar([BUTTON, FIELD, SELECT])
+    assert grammar == action_grammar([BUTTON, FIELD, SELECT], verbs=BASIC_VERBS, page_texts=PAGE)
+    assert grammar.split("\n")[0] == "start: click | type | select"
+    assert [d.split()[0] for d in verb_descriptions()] == ["CLICK", "TYPE", "SELECT"]
+
+
+def test_answer_spans_are_bounded_in_length():
+    text = " ".join(f"w{i}" for i in range(40))
+    accepts = _matcher_for(action_grammar([], verbs=("STOP",), page_texts=[text]))
+    assert accepts('STOP "w3 w4 w5"') and accepts("STOP")
+    assert not accepts('STOP "' + " ".join(f"w{i}" for i in range(MAX_ANSWER_WORDS + 1)) + '"')
+
+
+@pytest.mark.slow
+def test_hot_sampling_with_every_verb_always_parses(default_model):
+    """With every verb offered, hot samples still parse, name a shown element and copy
+    STOP answers from the page's text."""
+    rng = random.Random(1)
+    verbs = set()
+    for trial in range(40):
+        candidates = _random_candidates(rng)
+        texts = [e.text for e in candidates if e.text] + list(PAGE)
+        listing = "\n".join(f"[{e.id}] {e.describe()}" for e in candidates)
+        prompt = default_model.format_chat([{"role": "user", "content": f"Elements:\n{listing}\nNext action:"}])
+        grammar = action_grammar(candidates, max_text_chars=20, verbs=ALL_VERBS, page_texts=texts)
+        generation = default_model.generate(prompt, grammar, temperature=2.5, seed=trial, max_tokens=64)
+        action = parse_action(generation.text, candidates)
+        verbs.add(action.verb)
+        if action.verb == "STOP" and action.argument is not None:
+            assert any(action.argument in t for t in texts), action
+        if action.verb == "PRESS":
+            assert action.argument in KEYS
+    assert len(verbs) >= 5, verbs

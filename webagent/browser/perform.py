@@ -157,6 +157,9 @@ def back(page, locator, action: Action, timeout_ms: int) -> str | None:
     opened is closed, which returns to its opener (webagent.browser.tabs)."""
     url = page.url
     response = page.go_back(timeout=timeout_ms * 3, wait_until="load")
+    if page.url == "about:blank" and url != "about:blank":  # before the start page: not a page of the task
+        page.go_forward(timeout=timeout_ms * 3, wait_until="load")
+        return "there is no page to go back to"
     if response is not None or page.url != url:
         return None
     if page.opener() is not None or len(page.context.pages) > 1:
