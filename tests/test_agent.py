@@ -29,7 +29,8 @@ def _build(store, policy, embedder, **loop):
 def _run(store, env, policy, embedder, **config):
     agent = _build(store, policy, embedder, **config)
     run = store.start_run(command="test", policy=policy.name, model="", model_version="", seed=0, config={})
-    return agent.run_episode(env, run_id=run, task=env.task, seed=0)
+    task = env.task if isinstance(env.task, str) else env.task.name  # MiniWoB++ or a scripted task
+    return agent.run_episode(env, run_id=run, task=task, seed=0)
 
 
 def test_repeated_action_is_stopped_as_a_loop(store, click_button, embedder):
@@ -126,3 +127,41 @@ def test_a_policy_that_finds_nothing_ends_the_episode_with_its_reason(store, cli
     assert result.outcome == "error" and "Frobnicate" in result.error
     assert len(calls) >= 2, "it looked again before giving up"
     assert store.episode(result.episode_id)["error"] == result.error
+
+
+def _real_page(browser, fixture_server):
+    from webagent.envs.scripted import ScriptedEnv, ScriptedTask
+
+    env = ScriptedEnv(browser, ScriptedTask(url=f"{fixture_server}/real.html", instruction="Which version is latest?"))
+    env.reset()
+    return env
+
+
+def _by_dom_id(obs, dom_id):
+    return next(el for el in obs.elements if dict(el.attributes).get("id") == dom_id)
+
+
+def test_stop_ends_the_episode_as_done_with_its_answer(store, browser, fixture_server, embedder):
+    env = _real_page(browser, fixture_server)
+    result = _run(store, env, ModelPolicy(ScriptedModel(['STOP "4.2.1"'])), embedder, top_k=50)
+    assert result.outcome == "done" and len(result.steps) == 1 and not result.done
+    assert result.answer == "4.2.1" and result.final_url.endswith("/real.html")
+    stored = store.episode(result.episode_id)
+    assert (stored["outcome"], stored["answer"], stored["final_url"]) == ("done", "4.2.1", result.final_url)
+
+
+def test_a_repeated_action_that_changes_the_page_is_not_a_loop(store, browser, fixture_server, embedder):
+    env = _real_page(browser, fixture_server)
+    more = _by_dom_id(env.observe(), "more")
+    policy = ModelPolicy(ScriptedModel([f"CLICK [{more.id}]"]))
+    result = _run(store, env, policy, embedder, top_k=50, loop_repeats=3, max_steps=5)
+    assert result.outcome == "step-limit" and len(result.steps) == 5
+    assert _by_dom_id(env.observe(), "count").text == "5"
+
+
+def test_alternating_actions_on_an_unchanged_page_are_a_loop(store, click_button, embedder):
+    obs = click_button.observe()
+    inert = [e for e in obs.actionable if e.tag != "button"][:2]
+    replies = [f"CLICK [{inert[i % 2].id}]" for i in range(10)]
+    result = _run(store, click_button, ModelPolicy(ScriptedModel(replies)), embedder, top_k=50, max_steps=10)
+    assert result.outcome == "loop" and len(result.steps) == 5  # A B A B A: A a third time on the same page

@@ -59,3 +59,33 @@ def test_unknown_task_and_bad_tasks_files(browser, miniwob_server, tmp_path):
     good = tmp_path / "good.txt"
     good.write_text("click-button  # trailing comment\n\nenter-text\n")
     assert read_task_names(good) == ["click-button", "enter-text"]
+
+
+def test_structured_utterances_become_plain_instructions(browser, miniwob_server):
+    from webagent.envs.miniwob import plain_instruction
+
+    assert plain_instruction({"utterance": "Find  the email by Ann", "fields": {"by": "Ann"}}) == (
+        "Find the email by Ann"
+    )
+    env = MiniWoBEnv(browser, miniwob_server, "email-inbox-nl-turk")  # returns {utterance, fields}
+    instruction = env.reset(3)
+    assert isinstance(instruction, str) and instruction.strip()
+
+
+def test_a_task_that_cannot_start_is_recorded_and_the_batch_goes_on(store, monkeypatch):
+    from webagent.envs import miniwob
+    from webagent.runs import run_miniwob
+    from webagent.settings import AgentSettings
+
+    real_start = miniwob._start_episode
+
+    def start(page, seed):
+        if "click-button.html" in page.url:
+            raise miniwob.BrowserError("this task is broken")
+        return real_start(page, seed)
+
+    monkeypatch.setattr(miniwob, "_start_episode", start)
+    results = run_miniwob(["click-button", "click-test"], AgentSettings(policy="ranker"), episodes=1, store=store)
+    broken, fine = results["tasks"]["click-button"], results["tasks"]["click-test"]
+    assert broken["episodes_detail"][0]["outcome"] == "error" and "broken" in broken["episodes_detail"][0]["error"]
+    assert fine["episodes"] == 1 and fine["episodes_detail"][0]["outcome"] != "error"

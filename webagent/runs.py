@@ -10,7 +10,7 @@ from webagent.assembly import assemble
 from webagent.browser.session import BrowserConfig, BrowserSession
 from webagent.envs.miniwob import MiniWoBEnv, MiniWoBServer
 from webagent.envs.scripted import ScriptedEnv, ScriptedTask
-from webagent.errors import BrowserError
+from webagent.errors import BrowserError, WebAgentError
 from webagent.kinds import Outcome
 from webagent.progress import Reporter
 from webagent.settings import AgentSettings
@@ -81,7 +81,14 @@ def run_miniwob(
                 for i in range(episodes):
                     seed = settings.seed + i
                     reporter.describe(f"{task} seed {seed}")
-                    env.reset(seed)
+                    try:
+                        env.reset(seed)
+                    except WebAgentError as exc:  # one task that cannot start never ends the batch
+                        row = {"task": task, "seed": seed, "reward": None, "outcome": Outcome.ERROR, "steps": 0}
+                        per_task[task].append({**row, "actions": [], "error": str(exc)})
+                        reporter.note(f"[red]✗[/red] {task} seed {seed}: could not start: {exc}")
+                        reporter.advance()
+                        continue
                     row = episode_row(agent.run_episode(env, run_id=run_id, task=task, seed=seed), task, seed)
                     per_task[task].append(row)
                     reporter.note(
