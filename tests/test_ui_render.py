@@ -118,6 +118,11 @@ def test_a_correction_is_checked_against_the_page():
         correction(proposal, "6", "SELECT", "green")
     with pytest.raises(ActionError, match="needs the text"):
         correction(proposal, "5", "TYPE", "")
+    assert correction(proposal, "", "BACK", "ignored") == Action("BACK")
+    assert correction(proposal, "", "STOP", "42") == Action("STOP", None, "42")
+    assert correction(proposal, "", "SCROLL", "down") == Action("SCROLL", None, "down")
+    with pytest.raises(ActionError, match="SCROLL takes one of"):
+        correction(proposal, "", "SCROLL", "left")
 
 
 def test_calibration_and_model_text():

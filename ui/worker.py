@@ -29,7 +29,7 @@ from typing import Any
 from ui.render import proposal_view
 from webagent.actions import VERBS, Action, parse_action
 from webagent.autonomy import AutoApprover
-from webagent.errors import ActionError, WebAgentError
+from webagent.errors import ActionError, GrammarError, WebAgentError
 from webagent.kinds import Source, SupervisorKind
 from webagent.settings import (
     AgentSettings,
@@ -172,7 +172,10 @@ def correction(proposal: Proposal, element_id: str, verb: str, text: str | None)
     """A person's correction, checked against the page: a real element, a verb it
     accepts, a real option for SELECT, some text for TYPE."""
     if verb in VERBS and not VERBS[verb].target:  # SCROLL, BACK, STOP name no element
-        return parse_action(Action(verb, None, text or None if VERBS[verb].argument else None).to_dsl())
+        try:
+            return parse_action(Action(verb, None, (text or None) if VERBS[verb].argument else None).to_dsl())
+        except GrammarError as exc:
+            raise ActionError(str(exc)) from exc
     found = re.match(r"\s*\[?([^\]\s:]+)", element_id or "")  # "12", "[12]" or "[12] button …" (the dropdown)
     element_id = found.group(1) if found else ""
     element = proposal.observation.find(element_id)
