@@ -15,7 +15,7 @@ from webagent.browser.observe import observe
 from webagent.browser.session import BrowserConfig, BrowserSession
 from webagent.errors import BrowserError
 
-FAST_MS = 200  # a timeout for actions that must fail without Playwright's long wait
+FAST_MS = 1_000  # short, yet long enough to find the element on a loaded 2-core machine
 
 
 def load(browser, fixture_server, name: str) -> Observation:
@@ -341,3 +341,20 @@ def test_failed_start_leaves_the_session_unstarted(tmp_path):
 
     threading.Thread(target=probe, daemon=True).start()
     assert "not started" in outcome.result(timeout=10)
+
+
+# -- settle: waiting for what the action caused ----------------------------------
+
+
+@pytest.mark.parametrize(("dom_id", "status"), [("animate", "animated"), ("fetch", "fetched true")])
+def test_the_step_waits_until_the_page_has_reacted(browser, fixture_server, dom_id, status):
+    """A 400 ms animation and a fetch: a fixed 100 ms sleep would observe them half done."""
+    obs = load(browser, fixture_server, "settle.html")
+    error, after = act(browser, obs, "CLICK", dom_id)
+    assert error is None and by_dom_id(after, "status").text == status
+
+
+def test_a_page_that_never_stops_changing_is_observed_anyway(browser, fixture_server):
+    obs = load(browser, fixture_server, "settle.html")
+    error, after = act(browser, obs, "CLICK", "forever")
+    assert error is None and by_dom_id(after, "status").text.startswith("tick ")

@@ -10,6 +10,7 @@ import re
 
 from webagent.actions import VERBS, Action
 from webagent.browser.observation import Element
+from webagent.browser.settle import Activity, settle
 from webagent.errors import BrowserError
 
 
@@ -21,9 +22,7 @@ def locate(page, element: Element):
     return scope.locator(f'[data-webagent-id="{element.id}"]').first
 
 
-def execute(
-    page, action: Action, element: Element | None, *, timeout_ms: int = 3_000, settle_ms: int = 100
-) -> str | None:
+def execute(page, action: Action, element: Element | None, *, timeout_ms: int = 3_000) -> str | None:
     """Perform the action through its verb (webagent.actions.VERBS); return None on
     success or a one-line reason it failed. `element` is None for verbs without a target."""
     if page.is_closed():
@@ -31,6 +30,7 @@ def execute(
     verb = VERBS[action.verb]
     locator = locate(page, element) if element is not None else None
     navigation = _NavigationWatch(page)
+    activity = Activity(page)
     try:
         error = verb.perform(page, locator, action, timeout_ms)
     except Exception as exc:  # noqa: BLE001 - playwright raises several kinds
@@ -40,7 +40,8 @@ def execute(
             raise BrowserError("the page was closed during the action") from exc
         error = _reason(exc)
     if not page.is_closed():
-        _settle(page, settle_ms)
+        settle(page, activity)
+    activity.stop()
     navigation.stop()
     error = error or navigation.failure
     return f"{action} failed: {error}" if error else None
@@ -88,12 +89,3 @@ def _reason(exc: Exception) -> str:
         if causes:
             first = f"{first} ({causes[-1]})"
     return first
-
-
-def _settle(page, settle_ms: int) -> None:
-    """Give the page a moment to react (animations, navigation)."""
-    try:
-        page.wait_for_load_state("load", timeout=5_000)
-        page.wait_for_timeout(settle_ms)
-    except Exception:  # noqa: BLE001, S110 - a page still loading is observed as it is
-        pass
