@@ -51,8 +51,6 @@ def proposal_view(proposal, *, auto: bool | None = None) -> dict[str, Any]:
     }
 
 
-
-
 def _font(size: int):
     from PIL import ImageFont
 

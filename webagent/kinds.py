@@ -32,6 +32,7 @@ class Outcome(StrEnum):
     LOOP = "loop"
     ERROR = "error"
     STOPPED = "stopped"
+    INTERRUPTED = "interrupted"  # the process was stopped (Ctrl-C, SIGTERM) mid-episode: not a result
     RUNNING = "running"  # in the store only: not finished (yet)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+
 def _v1(db) -> None:
     db["runs"].create(
         {
