@@ -35,8 +35,8 @@ class Environment(Protocol):
 def act_in_page(session, action: Action, observation: Observation) -> str | None:
     """Execute an action on the element the observation names, in the session's page.
 
-    Two things the action itself cannot tell are checked here: a failed action whose
-    page no longer runs scripts (a handler that never returns: the page is stopped
+    Two things the action itself cannot tell are checked here: a page that no
+    longer runs scripts after the action (a handler that never returns: the page is stopped
     and the episode ends with that error, instead of the next call hanging), and
     requests the site policy blocked (named in the error, so the agent reads them
     in its next observation)."""
@@ -48,7 +48,7 @@ def act_in_page(session, action: Action, observation: Observation) -> str | None
         return f"{action} failed: no element [{action.element_id}] on the page"
     session.take_blocked()
     error = session.call(execute, action, element)
-    if error and not session.responsive():
+    if not session.responsive():
         raise BrowserError(f"{action} froze the page (a script on it never returns); the page was stopped")
     blocked = session.take_blocked()
     if blocked:
