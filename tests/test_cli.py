@@ -92,7 +92,7 @@ def test_unreachable_url_is_a_clear_error_and_nothing_crashes(tmp_path):
             str(tmp_path / "w.db"),
         ],
     )
-    assert result.exit_code == 0
+    assert result.exit_code == 3  # a task that cannot start is not a success
     assert "could not load http://127.0.0.1:9/" in result.output
 
 

@@ -247,11 +247,11 @@ class SessionWorker:
 
     def _build(self) -> None:
         from webagent.assembly import assemble
-        from webagent.browser.session import BrowserConfig, BrowserSession
+        from webagent.browser.session import BrowserSession
         from webagent.envs.miniwob import MiniWoBServer
 
         self._parts = assemble(self.settings, self.store, model=self._model, supervisor=self.approver)
-        self._session = BrowserSession(BrowserConfig(headless=self.settings.headless)).start()
+        self._session = BrowserSession(self.settings.browser_config()).start()
         self._server = MiniWoBServer().__enter__()
         self.agent = self._parts.agent()
 

@@ -12,7 +12,9 @@ An episode ends when the environment reports done, when the agent says STOP
 success or failure), at the step limit, or in a loop: the same action taken
 `loop_repeats` times on the same, unchanged page (an action that changes the
 page each time, like "next page", is not a loop). A failed action does not end
-it: its error is shown in the next observation.
+it: its error is shown in the next observation. An episode cut short by the
+process being stopped (Ctrl-C, SIGTERM) is still finished in the store, as
+`interrupted`, before the interrupt goes on.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from webagent.envs.base import Environment
 from webagent.errors import ActionError, WebAgentError
 from webagent.kinds import Outcome, VerdictKind
 from webagent.policy import Decision, Policy
+from webagent.secrets import Secrets
 from webagent.settings import LoopSettings
 from webagent.supervision import Proposal, Supervisor, Verdict
 
@@ -156,6 +159,7 @@ class Agent:
     config: LoopSettings = field(default_factory=LoopSettings)
     supervisor: Supervisor | None = None
     observers: tuple[Observer, ...] = ()
+    secrets: Secrets = field(default_factory=Secrets)  # shown as {NAME}; the real value only reaches the page
 
     def run_episode(
         self,
@@ -166,7 +170,9 @@ class Agent:
         seed: int = 0,
         on_step: Callable[[Step], None] | None = None,
     ) -> EpisodeResult:
-        context = EpisodeContext(env.instruction, task, seed, run_id)
+        for name, value in getattr(env, "secrets", {}).items():  # what the environment knows is secret
+            self.secrets.declare(name, value)
+        context = EpisodeContext(self.secrets.mask(env.instruction), task, seed, run_id)
         self._emit("episode_started", context)
         rng = random.Random(seed)
         outcome, error, status, answer = Outcome.STEP_LIMIT, None, None, None
@@ -196,21 +202,32 @@ class Agent:
         except _Stopped:
             outcome = Outcome.STOPPED
         except WebAgentError as exc:
-            outcome, error = Outcome.ERROR, str(exc)
+            outcome, error = Outcome.ERROR, self.secrets.mask(str(exc))
+        except BaseException:  # Ctrl-C, SIGTERM (as KeyboardInterrupt), a dying process: finish it, then go on
+            self._finish(context, env, Outcome.INTERRUPTED, None, status, answer, interrupted=True)
+            raise
+        return self._finish(context, env, outcome, error, status, answer)
+
+    def _finish(self, context, env, outcome, error, status, answer=None, *, interrupted: bool = False) -> EpisodeResult:
         done = bool(status and status.done)
         reward = status.reward if done else None
         result = EpisodeResult(
             context.episode_id,
-            env.instruction,
+            context.instruction,
             tuple(context.steps),
             reward,
             done,
             outcome,
             error,
-            answer=answer,
+            answer=self.secrets.mask(answer) if answer else answer,
             final_url=_final_url(env, context.steps),
         )
-        self._emit("episode_done", context, result)
+        if interrupted:  # only the record: nothing is taught from an episode cut short
+            for observer in self.observers:
+                if getattr(observer, "records", False):
+                    observer.episode_done(context, result)
+        else:
+            self._emit("episode_done", context, result)
         return result
 
     # -- the phases of one step ----------------------------------------------------
@@ -235,14 +252,28 @@ class Agent:
         t3 = time.perf_counter()
         action, decision, reviews = self._review(context, observation, candidates, decision, seed)
         t4 = time.perf_counter()
-        error = env.act(action, observation)
+        action, error = self._act(env, context, observation, action)
+        decision = self.secrets.mask_decision(decision)
         t5 = time.perf_counter()
         latency = {"observe": t1 - t0, "rank": t2 - t1, "decide": t3 - t2, "review": t4 - t3, "act": t5 - t4}
         return Step(index, observation, action, decision, tuple(candidates), error, latency, reviews, version)
 
     def _observe(self, env: Environment, context: EpisodeContext) -> Observation:
         last_error = context.steps[-1].error if context.steps else None
-        return env.observe(last_error=last_error, screenshot=self.config.screenshots)
+        observation = env.observe(last_error=last_error, screenshot=self.config.screenshots)
+        return self.secrets.mask_observation(observation)
+
+    def _act(self, env: Environment, context: EpisodeContext, observation: Observation, action: Action):
+        """Run the action with its placeholders revealed (the only place a secret's
+        value is used); the action and the error come back masked. A value typed
+        into a password field is a secret from now on (webagent.secrets)."""
+        typed = self.secrets.reveal_action(action)
+        element = observation.find(typed.element_id)
+        into_password = typed.verb == "TYPE" and element is not None and element.input_type == "password"
+        if into_password and self.secrets.declare_typed(typed.argument or ""):
+            context.instruction = self.secrets.mask(context.instruction)
+        error = env.act(typed, observation)
+        return self.secrets.mask_action(typed), self.secrets.mask(error)
 
     def _rank(self, context: EpisodeContext, observation: Observation) -> list[Candidate]:
         history = [a.to_dsl() for a in context.history]
@@ -271,7 +302,7 @@ class Agent:
             if verdict is None or verdict.kind == VerdictKind.CONFIRM:
                 return decision.action, decision, tuple(reviews)
             if verdict.kind == VerdictKind.CORRECT:
-                return verdict.action, decision, tuple(reviews)
+                return self.secrets.mask_action(verdict.action), decision, tuple(reviews)
             if verdict.kind == VerdictKind.STOP:
                 raise _Stopped
             rejected = decision.action

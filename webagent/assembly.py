@@ -108,7 +108,7 @@ class Assembly:
                     self.learner, self.policy, supervisor, exemplar_candidates=self.settings.loop.exemplar_candidates
                 )
             )
-        return Agent(self.ranker, self.policy, self.settings.loop, supervisor, tuple(observers))
+        return Agent(self.ranker, self.policy, self.settings.loop, supervisor, tuple(observers), self.store.secrets)
 
     def describe(self) -> dict:
         """What the run record says about the parts (beside the settings)."""
@@ -118,6 +118,7 @@ class Assembly:
             "stored_version": self.version_row["version"] if self.version_row else None,
             "memory_exemplars": len(self.memory) if self.memory is not None else None,
             "supervisor": self.supervisor.name if self.supervisor is not None else None,
+            "secrets": self.store.secrets.names,
         }
 
     def start_run(self, command: str, **extra) -> int:
@@ -149,6 +150,8 @@ def assemble(
     on_auto=None,
 ) -> Assembly:
     """Every part `settings` describe, built once (see the module docstring)."""
+    for name, value in settings.secrets:  # the store masks them in everything it writes; agents type them
+        store.secrets.declare(name, value)
     if ranker is None:
         from webagent.embeddings import Embedder
 

@@ -1,8 +1,18 @@
-"""The `webagent` command line."""
+"""The `webagent` command line.
+
+Exit codes (the README lists them too): 0 the command did its job; 1 every
+episode failed; 2 a usage error (a bad argument, file or name: reported in one
+line before anything loads); 3 something a task needs could not be started (the
+browser, the model, a start page: connection refused, HTTP 4xx/5xx, timeout);
+130 interrupted (Ctrl-C or SIGTERM; the episode under way is stored as
+`interrupted`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from webagent.errors import WebAgentError
+from webagent.errors import BrowserError, ModelError, WebAgentError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="A local, supervised web agent.")
 console = Console()
@@ -35,6 +45,19 @@ VersionOpt = Annotated[
     str, typer.Option("--model-version", help="active (the store's active tuned version) | base | a version number")
 ]
 MemoryOpt = Annotated[bool, typer.Option(help="use (and grow) the store's exemplar memory")]
+SecretOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--secret",
+        help="NAME=value, or NAME to read $NAME; write {NAME} in the instruction; stored and shown only as {NAME}",
+    ),
+]
+AllowDomainOpt = Annotated[
+    list[str] | None,
+    typer.Option("--allow-domain", help="only this host and its subdomains may be loaded; repeat for more"),
+]
+AllowFilesOpt = Annotated[bool, typer.Option("--allow-files", help="allow file:// URLs (refused by default)")]
+SecretsFileOpt = Annotated[Path | None, typer.Option("--secrets-file", help="NAME=value lines, as --secret")]
 ShotsOpt = Annotated[int, typer.Option(help="exemplars shown per decision")]
 DtypeOpt = Annotated[
     str, typer.Option(help="auto (bfloat16 where the CPU has it, float32 when tuned) | float32 | bfloat16")
@@ -42,9 +65,68 @@ DtypeOpt = Annotated[
 ThreadsOpt = Annotated[int, typer.Option(help="torch threads (0: torch's default)")]
 
 
+EXIT_OK = 0
+EXIT_ALL_FAILED = 1  # every episode failed
+EXIT_USAGE = 2  # a bad argument, file or name
+EXIT_CANNOT_START = 3  # the browser, the model or a start page could not be loaded
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM
+
+
 def _fail(exc: WebAgentError) -> None:
-    console.print(f"[red]error:[/red] {exc}")
-    raise typer.Exit(2)
+    console.print("[red]error:[/red] " + _escape(str(exc)), highlight=False, soft_wrap=True)
+    code = EXIT_CANNOT_START if isinstance(exc, (BrowserError, ModelError)) else EXIT_USAGE
+    raise typer.Exit(code)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text.splitlines()[0] if text else text)
+
+
+@contextlib.contextmanager
+def _interruptible():
+    """Ctrl-C and SIGTERM end the command with exit code 130 and one line; the agent
+    has already stored the episode under way as interrupted (webagent.agent)."""
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]: what ran so far is in the store")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_for(rows: list[dict], *, can_tell: bool = True) -> None:
+    """Exit 1 when every episode failed (0 episodes run is not a success either)."""
+    if can_tell and not any(r["outcome"] == "success" for r in rows):
+        console.print(f"[red]every episode failed[/red] ({len(rows)} run)")
+        raise typer.Exit(EXIT_ALL_FAILED)
+
+
+def _check_task_names(names: list[str]) -> None:
+    """Unknown MiniWoB++ task names fail here, at once, with the nearest valid ones."""
+    import difflib
+
+    from webagent.envs.miniwob import available_tasks
+
+    known = available_tasks()
+    for name in names:
+        if name not in known:
+            near = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
+            hint = f"did you mean {', '.join(near)}?" if near else f"valid tasks: {', '.join(known)}"
+            raise WebAgentError(f"unknown MiniWoB++ task {name!r}; {hint}")
+
+
+def _check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if value < 1:
+            raise WebAgentError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
 
 
 def _settings(
@@ -63,11 +145,21 @@ def _settings(
     max_steps: int = 12,
     seed: int = 0,
     headful: bool = False,
+    allow_domain: list[str] | None = None,
+    allow_files: bool = False,
     **layers,
 ):
     """The one settings object from the options every agent command shares (checked before anything loads)."""
+    from webagent.allow import SitePolicy
     from webagent.settings import AgentSettings, LoopSettings, MemorySettings, ModelSettings
 
+    if policy == "model":
+        from webagent.models.loading import check
+
+        try:
+            check(model)  # an unknown name fails now, not after the browser started
+        except ModelError as exc:
+            raise WebAgentError(str(exc)) from None  # a usage error: the name is wrong
     return AgentSettings(
         policy=policy,
         model=ModelSettings(
@@ -83,14 +175,25 @@ def _settings(
         loop=LoopSettings(top_k=top_k, max_steps=max_steps, screenshots=layers.pop("screenshots", False)),
         seed=seed,
         headless=not headful,
+        sites=SitePolicy(domains=tuple(allow_domain or ()), allow_files=allow_files),
         **layers,
     )
 
 
-def _open(db: Path | None):
+def _secrets(specs: list[str] | None, path: Path | None) -> tuple[tuple[str, str], ...]:
+    """Declared secrets from --secret and --secrets-file (webagent.secrets)."""
+    from webagent.secrets import parse_secret, read_secrets_file
+
+    pairs = read_secrets_file(path) if path else []
+    pairs += [parse_secret(spec) for spec in specs or []]
+    return tuple(pairs)
+
+
+def _open(db: Path | None, *, create: bool = True):
+    """The store; commands that only read it (`logs`, `export`, `models`) never create one."""
     from webagent.store import Store
 
-    return Store(db)
+    return Store(db, create=create)
 
 
 @app.command()
@@ -114,6 +217,8 @@ def miniwob(
     model_version: VersionOpt = "active",
     memory: MemoryOpt = True,
     shots: ShotsOpt = 3,
+    secret: SecretOpt = None,
+    secrets_file: SecretsFileOpt = None,
 ) -> None:
     """Run the agent on MiniWoB++ tasks and report success per task."""
     from webagent.envs.miniwob import read_task_names
@@ -121,6 +226,8 @@ def miniwob(
     from webagent.runs import run_miniwob
 
     try:
+        _check_positive(episodes=episodes)
+        _check_task_names(list(task or []))
         tasks = list(task or []) + (read_task_names(tasks_file) if tasks_file else [])
         if not tasks:
             raise WebAgentError("name a task with --task or a file with --tasks-file")
@@ -139,9 +246,11 @@ def miniwob(
             max_steps=max_steps,
             seed=seed,
             headful=headful,
+            secrets=_secrets(secret, secrets_file),
         )
         store = _open(db)
-        results = run_miniwob(tasks, settings, episodes=episodes, store=store, reporter=RichReporter(console))
+        with _interruptible():
+            results = run_miniwob(tasks, settings, episodes=episodes, store=store, reporter=RichReporter(console))
     except WebAgentError as exc:
         _fail(exc)
     table = Table(title=f"MiniWoB++ · policy={policy} · {episodes} episodes per task")
@@ -155,6 +264,7 @@ def miniwob(
     if json_out:
         json_out.write_text(json.dumps(results, indent=2))
         console.print(f"wrote {json_out}")
+    _exit_for([r for t in results["tasks"].values() for r in t["episodes_detail"]])
 
 
 @app.command()
@@ -163,6 +273,7 @@ def run(
     task: Annotated[str, typer.Option(help="the instruction")] = "",
     task_file: Annotated[Path | None, typer.Option(help="JSON Lines of {url, instruction, until_text?}")] = None,
     until_text: Annotated[str | None, typer.Option(help="the task is done when this text appears")] = None,
+    until_url: Annotated[str | None, typer.Option(help="the task is done when the URL contains this")] = None,
     policy: PolicyOpt = "model",
     model: ModelOpt = "default",
     top_k: TopKOpt = 10,
@@ -179,6 +290,10 @@ def run(
     model_version: VersionOpt = "active",
     memory: MemoryOpt = True,
     shots: ShotsOpt = 3,
+    secret: SecretOpt = None,
+    secrets_file: SecretsFileOpt = None,
+    allow_domain: AllowDomainOpt = None,
+    allow_files: AllowFilesOpt = False,
 ) -> None:
     """Run the agent on any site: a URL and an instruction, or a task file."""
     from webagent.envs.scripted import ScriptedTask, read_scripted_tasks
@@ -189,7 +304,7 @@ def run(
         if task_file:
             tasks = read_scripted_tasks(task_file)
         elif url and task:
-            tasks = [ScriptedTask(url=url, instruction=task, until_text=until_text, name=url)]
+            tasks = [ScriptedTask(url=url, instruction=task, until_text=until_text, until_url=until_url, name=url)]
         else:
             raise WebAgentError("give --url and --task, or --task-file")
         settings = _settings(
@@ -207,14 +322,25 @@ def run(
             max_steps=max_steps,
             seed=seed,
             headful=headful,
+            secrets=_secrets(secret, secrets_file),
+            allow_domain=allow_domain,
+            allow_files=allow_files,
         )
+        for t in tasks:  # a start page the agent may not load fails now
+            settings.sites.require(t.url)
         store = _open(db)
-        results = run_scripted(tasks, settings, store=store, reporter=RichReporter(console))
+        with _interruptible():
+            results = run_scripted(tasks, settings, store=store, reporter=RichReporter(console))
     except WebAgentError as exc:
         _fail(exc)
     console.print(f"stored in {store.path} (run {results['run_id']})")
     if json_out:
         json_out.write_text(json.dumps(results, indent=2))
+    rows = [r for t in results["tasks"].values() for r in t["episodes_detail"]]
+    if any(r.get("could_not_start") for r in rows):
+        raise typer.Exit(EXIT_CANNOT_START)
+    # Without --until-* nothing tells success: an episode that ran to its end did its job.
+    _exit_for([r for r in rows if r.get("can_tell", True)], can_tell=any(r.get("can_tell", True) for r in rows))
 
 
 @app.command()
@@ -226,7 +352,7 @@ def logs(
 ) -> None:
     """What the agent saw, proposed and did in its most recent steps."""
     try:
-        store = _open(db)
+        store = _open(db, create=False)
     except WebAgentError as exc:
         _fail(exc)
     rows = store.last_steps(last)
@@ -276,6 +402,10 @@ def ui(
     threads: ThreadsOpt = 1,
     model_version: VersionOpt = "active",
     shots: ShotsOpt = 3,
+    secret: SecretOpt = None,
+    secrets_file: SecretsFileOpt = None,
+    allow_domain: AllowDomainOpt = None,
+    allow_files: AllowFilesOpt = False,
 ) -> None:
     """The supervision panel (Gradio) on 127.0.0.1: watch, confirm, reject, correct; earn autonomy."""
     from webagent.settings import AutonomySettings, CriticSettings, TunerSettings
@@ -299,6 +429,9 @@ def ui(
             critic=CriticSettings(enabled=critic, weight=critic_weight),
             tuner=TunerSettings(method=tune),
             autonomy=AutonomySettings(enabled=auto_approve, alpha=alpha, delta=delta, min_samples=min_samples),
+            secrets=_secrets(secret, secrets_file),
+            allow_domain=allow_domain,
+            allow_files=allow_files,
         )
         store = _open(db)
         from ui.app import launch
@@ -333,6 +466,8 @@ def learn(
     dtype: DtypeOpt = "auto",
     threads: ThreadsOpt = 1,
     model_version: VersionOpt = "active",
+    secret: SecretOpt = None,
+    secrets_file: SecretsFileOpt = None,
 ) -> None:
     """Learn from supervision on MiniWoB++ tasks; write learning curves (JSON + PNG)."""
     from webagent.envs.miniwob import read_task_names
@@ -343,6 +478,7 @@ def learn(
     from webagent.supervision import check_oracles
 
     try:
+        _check_task_names(list(task or []))
         tasks = list(task or []) + (read_task_names(tasks_file) if tasks_file else [])
         if not tasks:
             raise WebAgentError("name a task with --task or a file with --tasks-file")
@@ -367,9 +503,11 @@ def learn(
             headful=headful,
             supervisor=supervisor,
             tuner=TunerSettings(method=tune),
+            secrets=_secrets(secret, secrets_file),
         )
         store = _open(db)
-        results = learn_miniwob(tasks, settings, curve, store=store, reporter=RichReporter(console))
+        with _interruptible():
+            results = learn_miniwob(tasks, settings, curve, store=store, reporter=RichReporter(console))
     except WebAgentError as exc:
         _fail(exc)
     table = Table(title=f"learning · supervisor={supervisor} · memory={memory} · tune={tune}")
@@ -477,7 +615,7 @@ def export(
     try:
         if fmt != "mind2web":
             raise WebAgentError(f"unknown export format {fmt!r}; only mind2web")
-        store = _open(db)
+        store = _open(db, create=False)
         ids = episode or store.episode_ids(run_ids=run_id, outcome=None if outcome == "any" else outcome)
         paths = export_mind2web(store, out, split=split, episode_ids=ids, json_strings=json_strings, errors=errors)
     except WebAgentError as exc:
@@ -533,7 +671,7 @@ def models(
 ) -> None:
     """Model versions in the store: how each was made, its guard metrics, which is active."""
     try:
-        store = _open(db)
+        store = _open(db, create=False)
         if rollback is not None:
             from webagent.assembly import load_model
             from webagent.learning.tuner import OnlineTuner, TunerConfig

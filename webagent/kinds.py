@@ -33,6 +33,7 @@ class Outcome(StrEnum):
     ERROR = "error"
     STOPPED = "stopped"
     DONE = "done"  # the agent said STOP and nothing can judge it (a site without until_*)
+    INTERRUPTED = "interrupted"  # the process was stopped (Ctrl-C, SIGTERM) mid-episode: not a result
     RUNNING = "running"  # in the store only: not finished (yet)
 
 

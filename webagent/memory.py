@@ -72,6 +72,11 @@ class ExemplarMemory:
         import torch
 
         exemplar = replace(exemplar, namespace=self.namespace)
+        if self.store is not None and self.store.secrets:  # kept, shown and keyed only as placeholders
+            mask = self.store.secrets.mask
+            exemplar = replace(
+                exemplar, query=mask(exemplar.query), context=mask(exemplar.context), output=mask(exemplar.output)
+            )
         if exemplar.key in self._keys:
             return False
         vector = self.embedder.embed([exemplar.query])[0].float().contiguous()

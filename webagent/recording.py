@@ -15,10 +15,14 @@ from webagent.store import Store
 class StepRecorder(Observer):
     """Records episodes of runs (a context without a run id is not recorded)."""
 
+    records = True  # told of interrupted episodes too (webagent.agent)
+
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._secrets_seen = store.secrets.version
 
     def episode_started(self, context: EpisodeContext) -> None:
+        self._secrets_seen = self.store.secrets.version
         if context.run_id is not None:
             context.episode_id = self.store.start_episode(
                 context.run_id, task=context.task, seed=context.seed, instruction=context.instruction
@@ -28,6 +32,9 @@ class StepRecorder(Observer):
         step_id = None
         if context.episode_id is not None:
             step_id = self.store.record_step(context.episode_id, step.row(context.seed))
+            if self.store.secrets.version != self._secrets_seen:  # a value just became secret
+                self.store.redact_episode(context.episode_id)
+        self._secrets_seen = self.store.secrets.version
         context.step_ids.append(step_id)
 
     def episode_done(self, context: EpisodeContext, result: EpisodeResult) -> None:

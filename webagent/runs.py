@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from webagent.agent import EpisodeResult
 from webagent.assembly import assemble
-from webagent.browser.session import BrowserConfig, BrowserSession
+from webagent.browser.session import BrowserSession
 from webagent.envs.miniwob import MiniWoBEnv, MiniWoBServer
 from webagent.envs.scripted import ScriptedEnv, ScriptedTask
 from webagent.errors import BrowserError, WebAgentError
@@ -71,7 +71,7 @@ def run_miniwob(
     per_task: dict[str, list[dict]] = {t: [] for t in tasks}
     try:
         with (
-            BrowserSession(BrowserConfig(headless=settings.headless)) as session,
+            BrowserSession(settings.browser_config()) as session,
             MiniWoBServer() as server,
             reporter.running(),
         ):
@@ -116,7 +116,7 @@ def run_scripted(
         reporter.note(f"  step {step.index}: {step.action} (confidence {step.decision.confidence:.2f}){note}")
 
     try:
-        with BrowserSession(BrowserConfig(headless=settings.headless)) as session:
+        with BrowserSession(settings.browser_config()) as session:
             for task in tasks:
                 env = ScriptedEnv(session, task)
                 try:
@@ -124,12 +124,15 @@ def run_scripted(
                 except BrowserError as exc:
                     reporter.note(f"[red]✗[/red] {task.name}: {exc}")
                     error_row = {"task": task.name, "reward": None, "outcome": Outcome.ERROR, "steps": 0}
-                    per_task[task.name] = [{**error_row, "error": str(exc)}]
+                    per_task[task.name] = [{**error_row, "error": str(exc), "could_not_start": True}]
                     continue
-                reporter.note(f"[b]{task.instruction}[/b] @ {task.url}")
+                reporter.note(f"[b]{store.secrets.mask(task.instruction)}[/b] @ {task.url}")
                 result = agent.run_episode(env, run_id=run_id, task=task.name, seed=settings.seed, on_step=show)
                 reporter.note(f"→ {result.outcome} (reward {result.reward})")
-                per_task[task.name] = [episode_row(result, task.name, settings.seed)]
+                row = episode_row(result, task.name, settings.seed)
+                # Without until_text / until_url nothing can tell success from failure.
+                row["can_tell"] = bool(task.until_text or task.until_url) or result.outcome == Outcome.ERROR
+                per_task[task.name] = [row]
     finally:
         parts.close()
     return {"run_id": run_id, "settings": settings.record(), **parts.describe(), **summarize(per_task)}

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from webagent.allow import SitePolicy
 from webagent.errors import DataError
 from webagent.kinds import Decoding, PolicyKind, Source, SupervisorKind, TuneMethod, parse
+from webagent.secrets import NAME_RE
 
 BASE_VERSION = "base"
 ACTIVE_VERSION = "active"
@@ -128,18 +130,31 @@ class AgentSettings:
     autonomy: AutonomySettings = field(default_factory=AutonomySettings)
     loop: LoopSettings = field(default_factory=LoopSettings)
     headless: bool = True
+    sites: SitePolicy = field(default_factory=SitePolicy)  # where the browser may go (webagent.allow)
     seed: int = 0
+    # Declared secrets as (NAME, value) (webagent.secrets): the agent sees `{NAME}`; run records keep the names only.
+    secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "secrets", tuple((str(n), str(v)) for n, v in dict(self.secrets).items()))
+        for name, value in self.secrets:
+            if not NAME_RE.match(name) or not value:
+                raise DataError(f"secret {name!r}: a name of letters, digits and _, and a value, are needed")
         object.__setattr__(self, "policy", parse(PolicyKind, self.policy, "policy"))
         object.__setattr__(self, "supervisor", parse(SupervisorKind, self.supervisor, "supervisor"))
         if self.policy != PolicyKind.MODEL and (self.critic.enabled or self.tuner.method != TuneMethod.NONE):
             raise DataError(f"the critic and tuning need the model policy, not {self.policy.value!r}")
+
+    def browser_config(self):
+        """The browser these settings ask for."""
+        from webagent.browser.session import BrowserConfig
+
+        return BrowserConfig(headless=self.headless, sites=self.sites)
 
     @property
     def uses_model(self) -> bool:
         return self.policy == PolicyKind.MODEL
 
     def record(self) -> dict:
-        """JSON-ready, for the run record."""
-        return asdict(self)
+        """JSON-ready, for the run record (secrets by name only)."""
+        return {**asdict(self), "secrets": [name for name, _ in self.secrets]}

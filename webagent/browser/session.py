@@ -4,19 +4,34 @@ Playwright's sync API is bound to the thread that started it. The Gradio UI and
 background workers call from other threads, so every call is handed to the one
 owner thread and its result handed back: `session.call(fn)` runs `fn(page)`
 there. Everything else in webagent talks to the page through this.
+
+No call waits forever. `page.evaluate` has no timeout of its own, and a page
+whose script never returns (`while(true){}`) would hold the owner thread, and
+every later call, for good: so each call has a deadline (`call_timeout_s`), and
+when it passes the session kills this browser's renderer processes (the stuck
+call then fails at once), answers with a `BrowserError` that says what
+happened, and opens a fresh page for the next call.
+
+Where the page may go is the `SitePolicy`'s (webagent.allow): `goto` refuses a
+URL it does not allow, and with a domain list every request is routed through
+it; blocked URLs are kept for the caller (`take_blocked`) to report.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import shutil
+import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from webagent.allow import SitePolicy
 from webagent.browser.tabs import Tabs, tabs_of
 from webagent.errors import BrowserError
 
@@ -52,6 +67,8 @@ class BrowserConfig:
     viewport_height: int = 600
     navigation_timeout_ms: int = 15_000
     action_timeout_ms: int = 3_000
+    call_timeout_s: float = 30.0  # no page operation may take longer (then the page is stopped)
+    sites: SitePolicy = field(default_factory=SitePolicy)  # where the page may go (webagent.allow)
 
 
 class BrowserSession:
@@ -63,6 +80,10 @@ class BrowserSession:
         self._thread: threading.Thread | None = None
         self._page = None
         self._browser = None  # owned by the owner thread
+        self._browser_pid: int | None = None  # this session's Chromium, to stop a frozen renderer
+        self._stale = False  # the page was stopped: the next call opens a fresh one
+        self._blocked: list[str] = []  # "url (reason)" of requests the site policy refused
+        self._blocked_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> BrowserSession:
@@ -107,15 +128,63 @@ class BrowserSession:
         self.close()
 
     # -- the one door into the page -----------------------------------------
-    def call(self, fn: Callable[..., T], *args, **kwargs) -> T:
-        """Run fn(page, *args, **kwargs) on the owner thread and return its result."""
+    def call(self, fn: Callable[..., T], *args, deadline_s: float | None = None, **kwargs) -> T:
+        """Run fn(page, *args, **kwargs) on the owner thread and return its result;
+        a BrowserError when it takes longer than `deadline_s` (default: the config's)."""
         if self._thread is None:
             raise BrowserError("browser session is not started")
         if threading.current_thread() is self._thread:
             return fn(self._current(), *args, **kwargs)
+        if self._stale:
+            self._stale = False
+            self._submit(lambda: self._swap_context(self._page)).result(timeout=self.config.call_timeout_s)
+        done = self._submit(lambda: fn(self._current(), *args, **kwargs))
+        deadline = deadline_s if deadline_s is not None else self.config.call_timeout_s
+        try:
+            return done.result(timeout=deadline)
+        except FutureTimeout:
+            self._stop_renderers(done)
+            raise BrowserError(
+                f"the page did not answer within {deadline:g} s (a script on it may never return); it was stopped"
+            ) from None
+
+    def _submit(self, job: Callable[[], T]) -> Future:
         done: Future = Future()
-        self._jobs.put((lambda: fn(self._current(), *args, **kwargs), done))
-        return done.result()
+        self._jobs.put((job, done))
+        return done
+
+    def responsive(self, deadline_s: float = 2.0) -> bool:
+        """Whether the page runs a script within `deadline_s` (False: it was frozen, and is stopped now)."""
+        try:
+            self.call(lambda page: page.evaluate("1"), deadline_s=deadline_s)
+        except BrowserError:
+            return False
+        return True
+
+    def _stop_renderers(self, stuck: Future) -> None:
+        """Kill this browser's renderer processes, so the call stuck in a frozen page
+        fails and frees the owner thread; the next call gets a fresh page."""
+        import psutil
+
+        self._stale = True
+        try:
+            browser = psutil.Process(self._browser_pid) if self._browser_pid else None
+            renderers = [
+                p for p in (browser.children(recursive=True) if browser else []) if "--type=renderer" in p.cmdline()
+            ]
+        except psutil.Error:
+            renderers = []
+        for process in renderers:
+            with contextlib.suppress(psutil.Error):
+                process.send_signal(signal.SIGKILL)
+        with contextlib.suppress(FutureTimeout):
+            stuck.exception(timeout=self.config.call_timeout_s)  # the stuck call ends with "Page crashed"
+
+    def take_blocked(self) -> list[str]:
+        """The requests refused since the last call, as "url (reason)"; forgets them."""
+        with self._blocked_lock:
+            blocked, self._blocked = self._blocked, []
+        return blocked
 
     def _current(self):
         """The page acted on: the newest open tab of the context (webagent.browser.tabs)."""
@@ -123,7 +192,17 @@ class BrowserSession:
         return (tabs.current if tabs is not None else None) or self._page
 
     def goto(self, url: str) -> None:
-        self.call(_goto, url, self.config.navigation_timeout_ms)
+        reason = self.config.sites.check(url)
+        if reason:
+            raise BrowserError(f"will not load {url}: {reason}")
+        self.take_blocked()
+        try:
+            self.call(_goto, url, self.config.navigation_timeout_ms)
+        except BrowserError as exc:
+            blocked = self.take_blocked()
+            if blocked:
+                raise BrowserError(f"could not load {url}: blocked {blocked[0]}") from exc
+            raise
 
     def new_context(self) -> None:
         """Replace the page with one in a fresh browser context (no cookies, storage or
@@ -142,13 +221,27 @@ class BrowserSession:
         )
         context.set_default_timeout(self.config.action_timeout_ms)
         Tabs(context)  # follows new tabs, answers dialogs
+        if self.config.sites.routes:
+            context.route("**/*", self._route)
         return context.new_page()
+
+    def _route(self, route) -> None:
+        """Every request of the page, when the site policy lists domains: on, or aborted and noted."""
+        url = route.request.url
+        reason = self.config.sites.check(url)
+        if reason is None:
+            route.continue_()
+            return
+        with self._blocked_lock:
+            self._blocked.append(f"{url} ({reason})")
+        route.abort("blockedbyclient")
 
     # -- the owner thread ---------------------------------------------------
     def _own(self, ready: Future) -> None:
         try:
             from playwright.sync_api import sync_playwright
 
+            before = _chromium_pids()
             pw = sync_playwright().start()
             browser = pw.chromium.launch(
                 executable_path=self.config.executable_path,
@@ -156,12 +249,13 @@ class BrowserSession:
                 args=list(CLOSED_NETWORK_FLAGS),
             )
             self._browser = browser
+            self._browser_pid = _browser_pid(before, self.config.executable_path)
             self._page = self._open_page()
         except Exception as exc:  # noqa: BLE001 - reported to the starting thread
             ready.set_exception(BrowserError(f"could not start Chromium at {self.config.executable_path}: {exc}"))
             return
         ready.set_result(None)
-        while (job := self._jobs.get()) is not None:
+        while (job := self._next_job()) is not None:
             fn, done = job
             try:
                 done.set_result(fn())
@@ -171,6 +265,40 @@ class BrowserSession:
             browser.close()
         finally:
             pw.stop()
+
+    def _next_job(self):
+        """The next job; with routing on, the page's events (its requests waiting on
+        `_route`) are served while no job runs, so they never wait for the agent."""
+        if not self.config.sites.routes:
+            return self._jobs.get()
+        while True:
+            try:
+                return self._jobs.get(timeout=0.05)
+            except queue.Empty:
+                with contextlib.suppress(Exception):  # a closed or crashed page has no events to serve
+                    self._page.wait_for_timeout(1)
+
+
+def _chromium_pids() -> set[int]:
+    import psutil
+
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def _browser_pid(before: set[int], executable: str) -> int | None:
+    """The Chromium browser process this launch started: a new descendant without --type."""
+    import psutil
+
+    for process in psutil.Process().children(recursive=True):
+        if process.pid in before:
+            continue
+        try:
+            cmdline = process.cmdline()
+        except psutil.Error:
+            continue
+        if cmdline and "chrom" in os.path.basename(cmdline[0]) and not any(a.startswith("--type=") for a in cmdline):
+            return process.pid
+    return None
 
 
 def _goto(page, url: str, timeout_ms: int) -> None:

@@ -37,13 +37,29 @@ class Environment(Protocol):
 
 
 def act_in_page(session, action: Action, observation: Observation) -> str | None:
-    """Execute an action on the element the observation names, in the session's page."""
+    """Execute an action on the element the observation names, in the session's page.
+
+    Two things the action itself cannot tell are checked here: a page that no
+    longer runs scripts after the action (a handler that never returns: the page is stopped
+    and the episode ends with that error, instead of the next call hanging), and
+    requests the site policy blocked (named in the error, so the agent reads them
+    in its next observation)."""
     from webagent.actions import VERBS
     from webagent.browser.execute import execute
+    from webagent.errors import BrowserError
 
-    if not VERBS[action.verb].target:
-        return session.call(execute, action, None)
-    element = observation.find(action.element_id)
-    if element is None:
-        return f"{action} failed: no element [{action.element_id}] on the page"
-    return session.call(execute, action, element)
+    element = None
+    if VERBS[action.verb].target:
+        element = observation.find(action.element_id)
+        if element is None:
+            return f"{action} failed: no element [{action.element_id}] on the page"
+    session.take_blocked()
+    error = session.call(execute, action, element)
+    if not session.responsive():
+        raise BrowserError(f"{action} froze the page (a script on it never returns); the page was stopped")
+    blocked = session.take_blocked()
+    if blocked:
+        shown = "; ".join(blocked[:3]) + (f"; and {len(blocked) - 3} more" if len(blocked) > 3 else "")
+        error = f"{error}; " if error else ""
+        error += f"{action} led to blocked requests: {shown}"
+    return error

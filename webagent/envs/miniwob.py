@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +50,9 @@ def read_task_names(path: str | Path) -> list[str]:
     """Task names, one per line; '#' starts a comment. Unknown names are an error."""
     path = Path(path)
     try:
-        lines = path.read_text().splitlines()
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a text file (a tasks file lists task names, one per line)") from None
     except OSError as exc:
         raise DataError(f"cannot read tasks file {path}: {exc.strerror}") from exc
     tasks = [line.split("#", 1)[0].strip() for line in lines]
@@ -104,6 +107,7 @@ class MiniWoBEnv:
     task: str
     instruction: str = ""
     seed: int | None = None
+    secrets: dict[str, str] = field(default_factory=dict)  # the password a task asks for (webagent.secrets)
     _loaded: bool = field(default=False, repr=False)
 
     def reset(self, seed: int) -> str:
@@ -112,6 +116,7 @@ class MiniWoBEnv:
         # A fresh load per episode: a previous episode may have left the page in any state.
         self.session.goto(self.server.task_url(self.task))
         self.instruction = self.session.call(_start_episode, seed)
+        self.secrets = task_secrets(self.instruction)
         self.seed = seed
         return self.instruction
 
@@ -140,6 +145,16 @@ def plain_instruction(utterance) -> str:
     if not isinstance(utterance, str) or not utterance.strip():
         raise DataError(f"the task gave no instruction (utterance {utterance!r:.120})")
     return " ".join(utterance.split())
+
+
+_PASSWORD_IN_UTTERANCE = re.compile(r'\bpassword "([^"]+)"')
+
+
+def task_secrets(instruction: str) -> dict[str, str]:
+    """The password a task's instruction gives (enter-password, login-user, ...): a
+    person would declare it with --secret; the task declares it itself."""
+    found = _PASSWORD_IN_UTTERANCE.search(instruction)
+    return {"PASSWORD": found.group(1)} if found else {}
 
 
 def _start_episode(page, seed: int) -> str:

@@ -34,7 +34,9 @@ class ScriptedTask:
 def read_scripted_tasks(path: str | Path) -> list[ScriptedTask]:
     path = Path(path)
     try:
-        lines = path.read_text().splitlines()
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a text file (a task file is JSON Lines of url and instruction)") from None
     except OSError as exc:
         raise DataError(f"cannot read task file {path}: {exc.strerror}") from exc
     tasks = []

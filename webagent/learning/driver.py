@@ -2,7 +2,8 @@
 
 Per task: every `eval_every` training episodes (and before the first), the
 agent runs `eval_seeds` fresh seeds that training never sees, unsupervised, and
-the success rate is one point of the learning curve. Training episodes run
+the success rate is one point of the learning curve. Episodes that were cut
+short (`running`, `interrupted`) count for neither curve. Training episodes run
 under a supervisor whose feedback goes to memory and the tuner; how often the
 supervisor had to step in is the other curve.
 """
@@ -50,7 +51,7 @@ def learn_miniwob(
 
     Two agents over the same parts: the trainer (supervised, taught) and the
     evaluator (nobody asked, nothing taught), so evaluation never learns."""
-    from webagent.browser.session import BrowserConfig, BrowserSession
+    from webagent.browser.session import BrowserSession
     from webagent.envs.miniwob import MiniWoBEnv, MiniWoBServer
 
     reporter = reporter or Reporter()
@@ -63,7 +64,7 @@ def learn_miniwob(
     curves: dict[str, dict] = {}
     try:
         with (
-            BrowserSession(BrowserConfig(headless=settings.headless)) as session,
+            BrowserSession(settings.browser_config()) as session,
             MiniWoBServer() as server,
             reporter.running(),
         ):
@@ -163,6 +164,8 @@ def curves_from_store(store: Store, run_id: int) -> dict:
     pending: dict[str, list[dict]] = {}
     for e in episodes:
         curve = curves.setdefault(e["task"], {"evals": [], "train": []})
+        if e["outcome"] in _UNFINISHED:  # cut short: neither a training episode nor a held-out result
+            continue
         held_out = (e["seed"] or 0) >= EVAL_SEED_BASE
         if held_out:
             pending.setdefault(e["task"], []).append(e)
@@ -185,8 +188,11 @@ def curves_from_store(store: Store, run_id: int) -> dict:
     return {"run_id": run_id, "settings": settings, "tasks": curves, "summary": summarize_curves(curves)}
 
 
+_UNFINISHED = (Outcome.RUNNING, Outcome.INTERRUPTED)
+
+
 def _flush(curve: dict, evals: list[dict]) -> None:
-    finished = [e for e in evals if e["outcome"] != "running"]
+    finished = [e for e in evals if e["outcome"] not in _UNFINISHED]
     if finished:
         wins = sum(e["outcome"] == "success" for e in finished)
         curve["evals"].append(

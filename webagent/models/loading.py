@@ -85,7 +85,33 @@ def resolve(model: str) -> tuple[str, str]:
         return path.name, str(path)
     if model.startswith((".", "/", "~")):
         raise ModelError(f"model path {model} does not exist")
-    return model, model  # a hub id: transformers looks in its local cache
+    if not in_local_cache(model):
+        raise ModelError(
+            f"model {model!r} is neither 'default', a local folder, nor a model id in the local Hugging Face "
+            "cache; webagent never downloads models"
+        )
+    return model, model  # a hub id found in the local cache
+
+
+def in_local_cache(model_id: str) -> bool:
+    """Whether the Hugging Face cache holds this model id (no network: an unknown id
+    fails at once instead of retrying a hub that cannot be reached)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(model_id, "config.json")
+    except Exception:  # noqa: BLE001 - a malformed id is not in the cache
+        return False
+    return isinstance(found, str)
+
+
+def check(model: str) -> None:
+    """Fail now, before anything loads, when `model` names nothing that can be loaded."""
+    if model == DEFAULT_MODEL:
+        if not (cache_dir() / "smollm2-135m-instruct" / "model.safetensors").exists():
+            packaged_gguf()  # the package the cache is built from
+        return
+    resolve(model)
 
 
 def load(model: str, *, dtype: str = "float32"):
@@ -96,8 +122,9 @@ def load(model: str, *, dtype: str = "float32"):
     quiet_transformers()
     name, location = resolve(model)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(location)
-        lm = AutoModelForCausalLM.from_pretrained(location, dtype=getattr(torch, dtype))
+        # Offline only: a cached id loads from the cache, never from the hub.
+        tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
+        lm = AutoModelForCausalLM.from_pretrained(location, dtype=getattr(torch, dtype), local_files_only=True)
     except OSError as exc:
         raise ModelError(f"could not load model {model!r} from {location}: {str(exc).splitlines()[0]}") from exc
     except ValueError as exc:

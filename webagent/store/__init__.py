@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from webagent.errors import StoreError
+from webagent.secrets import Secrets
 from webagent.store.schema import JSON_COLUMNS, MIGRATIONS
 
 __all__ = ["FEEDBACK_KINDS", "MIGRATIONS", "Store", "default_db_path"]
@@ -71,10 +72,14 @@ class Store:
     online tuner) opens its own Store on the same path; WAL lets readers go on
     while it writes, and a busy timeout makes writers wait instead of failing."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, secrets: Secrets | None = None, create: bool = True) -> None:
         import sqlite_utils
 
         self.path = Path(path) if path else default_db_path()
+        # Every string written is masked with the process's secrets (webagent.secrets).
+        self.secrets = secrets if secrets is not None else Secrets()
+        if not create and not self.path.exists():
+            raise StoreError(f"no store at {self.path}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -105,6 +110,32 @@ class Store:
             self.db.execute("ROLLBACK")
             raise
 
+    def _clean(self, value: Any) -> Any:
+        """`value` (a row, a string) with every declared secret masked: nothing reaches a table in clear."""
+        return self.secrets.mask_deep(value)
+
+    def redact_episode(self, episode_id: int) -> int:
+        """Mask the current secrets in what one episode already wrote (its row, steps,
+        feedback and the exemplars of its steps): a value becomes secret only when it is
+        typed into a password field, after earlier rows may have shown it. Rows changed."""
+        if not self.secrets:
+            return 0
+        step_ids = [r[0] for r in self.db.execute("SELECT id FROM steps WHERE episode_id = ?", [episode_id])]
+        targets = [("episodes", "id = ?", [episode_id]), ("steps", "episode_id = ?", [episode_id])]
+        targets.append(("feedback", "episode_id = ?", [episode_id]))
+        if step_ids:
+            targets.append(("exemplars", f"source_step_id IN ({','.join('?' * len(step_ids))})", step_ids))
+        changed = 0
+        with self.db.conn:
+            for table, where, args in targets:
+                for row in self.db.execute_returning_dicts(f"SELECT * FROM {table} WHERE {where}", args):
+                    masked = {k: self.secrets.mask(v) for k, v in row.items() if isinstance(v, str)}
+                    update = {k: v for k, v in masked.items() if v != row[k]}
+                    if update:
+                        self.db[table].update(row["id"], update)
+                        changed += 1
+        return changed
+
     @property
     def schema_version(self) -> int:
         return self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -118,9 +149,9 @@ class Store:
             "model": model,
             "model_version": model_version,
             "seed": seed,
-            "config": _json(config),
+            "config": _json(self.secrets.mask_deep(config)),
         }
-        return self.db["runs"].insert(row).last_pk
+        return self.db["runs"].insert(self._clean(row)).last_pk
 
     def start_episode(self, run_id: int, *, task: str, seed: int | None, instruction: str) -> int:
         row = {
@@ -133,13 +164,14 @@ class Store:
             "done": 0,
             "outcome": "running",
         }
-        return self.db["episodes"].insert(row).last_pk
+        return self.db["episodes"].insert(self._clean(row)).last_pk
 
     def record_step(self, episode_id: int, row: dict[str, Any]) -> int:
         if isinstance(row.get("screenshot"), bytes):
             row = {**row, "screenshot": self._save_screenshot(episode_id, row.get("idx", 0), row["screenshot"])}
         encoded = {
-            k: (_json(v) if isinstance(v, (dict, list, tuple)) or is_dataclass(v) else v) for k, v in row.items()
+            k: (_json(v) if isinstance(v, (dict, list, tuple)) or is_dataclass(v) else v)
+            for k, v in self._clean(row).items()
         }
         step_id = self.db["steps"].insert({"episode_id": episode_id, "created": _now(), **encoded}).last_pk
         self.db.execute("UPDATE episodes SET steps = steps + 1 WHERE id = ?", [episode_id])
@@ -156,8 +188,9 @@ class Store:
         answer: str | None = None,
         final_url: str | None = None,
     ) -> None:
-        row = {"finished": _now(), "reward": reward, "done": int(done), "outcome": outcome, "error": error}
-        self.db["episodes"].update(episode_id, {**row, "answer": answer, "final_url": final_url})
+        row = {"finished": _now(), "reward": reward, "done": int(done), "outcome": outcome, "error": self._clean(error)}
+        extra = {"answer": self._clean(answer), "final_url": self._clean(final_url)}
+        self.db["episodes"].update(episode_id, {**row, **extra})
 
     def _save_screenshot(self, episode_id: int, idx: int, png: bytes) -> str:
         """PNG files next to the database (`<db stem>-screenshots/`), so the history view can show them."""
@@ -199,7 +232,7 @@ class Store:
             "prompt": prompt,
             "confidence": confidence,
         }
-        return self.db["feedback"].insert(row).last_pk
+        return self.db["feedback"].insert(self._clean(row)).last_pk
 
     def feedback(self, *, episode_id: int | None = None, since_id: int = 0) -> list[dict]:
         where, args = "id > ?", [since_id]
@@ -251,11 +284,11 @@ class Store:
         row = self.db.execute("SELECT id FROM replay_evals WHERE key = ?", [key]).fetchone()
         if row:
             return row[0]
-        record = {"created": _now(), "key": key, "split": split, "settings": _json(settings)}
+        record = {"created": _now(), "key": key, "split": split, "settings": _json(self._clean(settings))}
         return self.db["replay_evals"].insert(record).last_pk
 
     def record_replay_step(self, eval_id: int, row: dict[str, Any]) -> int:
-        encoded = {k: (_json(v) if isinstance(v, (dict, list, tuple)) else v) for k, v in row.items()}
+        encoded = {k: (_json(v) if isinstance(v, (dict, list, tuple)) else v) for k, v in self._clean(row).items()}
         return self.db["replay_steps"].insert({"eval_id": eval_id, "created": _now(), **encoded}, replace=True).last_pk
 
     def replay_steps(self, eval_id: int) -> list[dict]:
@@ -297,7 +330,7 @@ class Store:
 
     def add_exemplar(self, row: dict[str, Any]) -> int | None:
         """A new exemplar row; an identical one (same namespace and key) is kept as it is."""
-        return self.db["exemplars"].insert({"created": _now(), **row}, ignore=True).last_pk
+        return self.db["exemplars"].insert({"created": _now(), **self._clean(row)}, ignore=True).last_pk
 
     def delete_exemplars(self, ids: list[int]) -> None:
         if ids:

@@ -1,0 +1,66 @@
+"""No hangs and only the sites you allow, on a real Chromium: a click that starts
+`while(true){}` ends the episode with a clear error; a link to a domain outside
+--allow-domain is blocked, recorded in the step and told to the agent."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from webagent.cli import EXIT_ALL_FAILED, app
+from webagent.store import Store
+
+pytestmark = pytest.mark.browser
+
+runner = CliRunner()
+
+
+def test_a_click_that_freezes_the_page_ends_the_episode_with_a_clear_error(tmp_path, fixture_server):
+    db = tmp_path / "w.db"
+    args = ["run", "--url", f"{fixture_server}/frozen.html", "--task", "Click the Freeze button"]
+    result = runner.invoke(app, [*args, "--until-text", "never", "--policy", "ranker", "--db", str(db)])
+    assert result.exit_code == EXIT_ALL_FAILED, result.output
+    (episode,) = Store(db).db["episodes"].rows
+    assert episode["outcome"] == "error" and "froze the page" in episode["error"]
+
+
+def test_a_blocked_domain_is_recorded_and_told_to_the_agent(tmp_path, fixture_server):
+    db = tmp_path / "w.db"
+    args = ["run", "--url", f"{fixture_server}/away.html", "--task", "Click Elsewhere", "--max-steps", "2"]
+    result = runner.invoke(app, [*args, "--allow-domain", "127.0.0.1", "--policy", "ranker", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    steps = Store(db).steps(1)
+    assert "blocked requests: http://localhost:" in steps[0]["error"]
+    assert "localhost is not an allowed domain" in steps[0]["error"]
+    assert "localhost" not in steps[0]["url"]  # the page never went there
+    assert "blocked requests" in steps[1]["prompt"] or steps[1]["prompt"] == ""  # the ranker has no prompt
+
+
+def test_an_interrupted_episode_is_finished_as_interrupted(tmp_path, fixture_server, browser):
+    from webagent.agent import Agent
+    from webagent.envs.scripted import ScriptedEnv, ScriptedTask
+    from webagent.learning.driver import curves_from_store
+    from webagent.policy import RankerTopPolicy
+    from webagent.recording import StepRecorder
+
+    class Ranker:
+        embedder = None
+
+        def rank(self, instruction, observation, history, k):
+            from webagent.candidates import Candidate
+
+            return [Candidate(e, 1.0) for e in observation.actionable[:k]]
+
+    store = Store(tmp_path / "w.db")
+    agent = Agent(Ranker(), RankerTopPolicy(), observers=(StepRecorder(store),))
+    env = ScriptedEnv(browser, ScriptedTask(url=f"{fixture_server}/form.html", instruction='Enter "Kasie"'))
+    env.reset()
+    run = store.start_run(command="learn t", policy="p", model="", model_version="", seed=0, config={})
+
+    def interrupt(step):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        agent.run_episode(env, run_id=run, task="t", seed=0, on_step=interrupt)
+    assert store.episode(1)["outcome"] == "interrupted" and store.episode(1)["finished"]
+    assert curves_from_store(store, run)["tasks"]["t"]["train"] == []  # not a training episode
