@@ -21,7 +21,9 @@ def test_a_click_that_freezes_the_page_ends_the_episode_with_a_clear_error(tmp_p
     result = runner.invoke(app, [*args, "--until-text", "never", "--policy", "ranker", "--db", str(db)])
     assert result.exit_code == EXIT_ALL_FAILED, result.output
     (episode,) = Store(db).db["episodes"].rows
-    assert episode["outcome"] == "error" and "froze the page" in episode["error"]
+    # the 2 s responsiveness check names the action; on a loaded machine the 30 s page deadline may come first
+    frozen = ("froze the page", "the page did not answer within")
+    assert episode["outcome"] == "error" and any(reason in episode["error"] for reason in frozen)
 
 
 def test_a_blocked_domain_is_recorded_and_told_to_the_agent(tmp_path, fixture_server):

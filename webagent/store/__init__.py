@@ -7,9 +7,11 @@ while a run writes. The schema evolves through numbered migrations.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
+import threading
 from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,14 +69,15 @@ class Store:
 
     Connections and threads: one Store is one connection, in autocommit mode, and
     may be shared by the threads of one process (the panel's worker and its UI
-    handlers): every method is one statement or one short transaction, and
-    sqlite serialises them. Work that writes for long from its own thread (the
+    handlers): every method is short and runs under the store's lock, one at a
+    time (`_serialised`). Work that writes for long from its own thread (the
     online tuner) opens its own Store on the same path; WAL lets readers go on
     while it writes, and a busy timeout makes writers wait instead of failing."""
 
     def __init__(self, path: str | Path | None = None, *, secrets: Secrets | None = None, create: bool = True) -> None:
         import sqlite_utils
 
+        self._lock = threading.RLock()  # one method at a time on the shared connection (see _serialised)
         self.path = Path(path) if path else default_db_path()
         # Every string written is masked with the process's secrets (webagent.secrets).
         self.secrets = secrets if secrets is not None else Secrets()
@@ -416,3 +419,21 @@ class Store:
 
     def close(self) -> None:
         self.db.conn.close()
+
+
+def _serialised(method):
+    """Run a Store method under the store's lock: sqlite-utils' inserts are several
+    statements (a transaction, table introspection), and two threads interleaving
+    them on one connection lost writes."""
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
+for _name, _method in list(vars(Store).items()):
+    if callable(_method) and not _name.startswith("__") and _name != "close":
+        setattr(Store, _name, _serialised(_method))
