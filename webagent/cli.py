@@ -138,7 +138,7 @@ def _settings(
     particles: int = 8,
     draft_model: str | None = None,
     dtype: str = "auto",
-    threads: int = 1,
+    threads: int = 0,
     memory: bool = True,
     shots: int = 3,
     top_k: int = 10,
@@ -213,7 +213,7 @@ def miniwob(
     particles: ParticlesOpt = 8,
     draft_model: DraftOpt = None,
     dtype: DtypeOpt = "auto",
-    threads: ThreadsOpt = 1,
+    threads: ThreadsOpt = 0,
     model_version: VersionOpt = "active",
     memory: MemoryOpt = True,
     shots: ShotsOpt = 3,
@@ -286,7 +286,7 @@ def run(
     particles: ParticlesOpt = 8,
     draft_model: DraftOpt = None,
     dtype: DtypeOpt = "auto",
-    threads: ThreadsOpt = 1,
+    threads: ThreadsOpt = 0,
     model_version: VersionOpt = "active",
     memory: MemoryOpt = True,
     shots: ShotsOpt = 3,
@@ -399,7 +399,7 @@ def ui(
     particles: ParticlesOpt = 8,
     draft_model: DraftOpt = None,
     dtype: DtypeOpt = "auto",
-    threads: ThreadsOpt = 1,
+    threads: ThreadsOpt = 0,
     model_version: VersionOpt = "active",
     shots: ShotsOpt = 3,
     secret: SecretOpt = None,
@@ -464,7 +464,7 @@ def learn(
     particles: ParticlesOpt = 8,
     draft_model: DraftOpt = None,
     dtype: DtypeOpt = "auto",
-    threads: ThreadsOpt = 1,
+    threads: ThreadsOpt = 0,
     model_version: VersionOpt = "active",
     secret: SecretOpt = None,
     secrets_file: SecretsFileOpt = None,
@@ -547,7 +547,7 @@ def replay(
     db: DbOpt = None,
     model_version: VersionOpt = "active",
     dtype: DtypeOpt = "auto",
-    threads: ThreadsOpt = 1,
+    threads: ThreadsOpt = 0,
 ) -> None:
     """Replay Mind2Web steps headless and score them as the paper does; a re-run resumes."""
     from webagent.mind2web.replay import run_replay
@@ -633,7 +633,7 @@ def tune(
     param_set: Annotated[str, typer.Option(help="all | last:N | norms | lora:R")] = "",
     lr: Annotated[float | None, typer.Option(help="learning rate [default: the method's]")] = None,
     model: ModelOpt = "default",
-    threads: ThreadsOpt = 1,
+    threads: ThreadsOpt = 0,
     db: DbOpt = None,
 ) -> None:
     """One tuning round on the stored feedback, from the active model version; kept only if the guard passes."""

@@ -33,7 +33,7 @@ class ModelSettings:
     draft_model: str | None = None  # speculative: a model with the same tokenizer, or "lookup"; else a self-draft
     temperature: float = 0.0
     dtype: str = "auto"  # auto (bfloat16 where the CPU computes it natively and nothing is tuned) | float32 | bfloat16
-    threads: int = 1  # torch threads (0: torch's default); one is fastest when the browser has the other core
+    threads: int = 0  # torch threads (0: torch's default); 1 may be faster when the other core is busy
     prefix_entries: int = 8  # recent prompts whose KV cache a decision reuses (0: read every prompt in full)
 
     def __post_init__(self) -> None:

@@ -14,8 +14,9 @@ far below bf16's resolution (8 bits of mantissa, ~4e-3), so a tuned version
 held in bf16 would decide exactly as the base model does.
 
 Threads: a decision is a few small matrix products, and the browser and the
-embedder want the other core; one torch thread was faster than two whenever
-the other core was busy, so the default is one (0 keeps torch's own choice).
+embedder want the other core; one torch thread was reported faster than two
+when the other core was busy, but that is not measured here yet, so the
+default keeps torch's own choice (0) and `--threads 1` is the option.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from webagent.errors import ModelError
 
 AUTO = "auto"
 DTYPES = (AUTO, "float32", "bfloat16")
-DEFAULT_THREADS = 1
+DEFAULT_THREADS = 0  # torch's own choice; see the module docstring
 _BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
