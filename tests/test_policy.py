@@ -2,28 +2,15 @@
 proposes after a rejection."""
 
 import pytest
+from support.episodes import make_agent as _agent
+from support.episodes import run_one as _run
 from support.fake import ScriptedModel
 
 from webagent.actions import action_grammar, parse_action
-from webagent.assembly import assemble
 from webagent.candidates import HybridRanker
 from webagent.envs.miniwob import MiniWoBEnv
 from webagent.policy import ModelPolicy, instruction_spans
-from webagent.settings import AgentSettings, LoopSettings, MemorySettings
 from webagent.supervision import REJECT, Verdict
-
-
-def _agent(store, embedder, policy, supervisor, memory=None):
-    settings = AgentSettings(memory=MemorySettings(enabled=memory is not None), loop=LoopSettings(top_k=10))
-    ranker = HybridRanker(embedder)
-    return assemble(settings, store, ranker=ranker, policy=policy, supervisor=supervisor, memory=memory).agent()
-
-
-def _run(agent, env, seed):
-    store = agent.observers[0].store  # the recorder's
-    run = store.start_run(command="test", policy="p", model="", model_version="", seed=seed, config={})
-    env.reset(seed)
-    return agent.run_episode(env, run_id=run, task=env.task, seed=seed)
 
 
 @pytest.mark.slow

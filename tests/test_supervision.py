@@ -2,30 +2,16 @@
 corrects each step, the reward supervisor confirms rewarded episodes, verdicts are checked."""
 
 import pytest
+from support.episodes import make_agent as _agent
+from support.episodes import run_one as _run
 from support.fake import ScriptedModel
 
 from webagent.actions import Action
-from webagent.assembly import assemble
-from webagent.candidates import HybridRanker
 from webagent.envs.miniwob import MiniWoBEnv
 from webagent.envs.oracles import ORACLES
 from webagent.memory import ExemplarMemory
 from webagent.policy import ModelPolicy
-from webagent.settings import AgentSettings, LoopSettings, MemorySettings
 from webagent.supervision import OracleSupervisor, RewardSupervisor, Verdict
-
-
-def _agent(store, embedder, policy, supervisor, memory=None):
-    settings = AgentSettings(memory=MemorySettings(enabled=memory is not None), loop=LoopSettings(top_k=10))
-    ranker = HybridRanker(embedder)
-    return assemble(settings, store, ranker=ranker, policy=policy, supervisor=supervisor, memory=memory).agent()
-
-
-def _run(agent, env, seed):
-    store = agent.observers[0].store  # the recorder's
-    run = store.start_run(command="test", policy="p", model="", model_version="", seed=seed, config={})
-    env.reset(seed)
-    return agent.run_episode(env, run_id=run, task=env.task, seed=seed)
 
 
 def _oracle(task):

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from webagent.errors import GrammarError, ModelError
+from webagent.models.prefix import common_prefix
 
 
 class LogitsSource(Protocol):
@@ -29,14 +30,6 @@ class LogitsSource(Protocol):
         row j holds the next-token logits after prompt + seqs[i][: len(seqs[i]) - keep[i] + 1 + j]
         (the last row: after the whole continuation; keep = len + 1 reaches back to the prompt alone)."""
         ...
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
 
 
 class ModelStream:
@@ -63,7 +56,7 @@ class ModelStream:
     def _feed(self, full: list[int], keep: int):
         import torch
 
-        start = min(_common_prefix(self.cached, full), len(full) - keep)
+        start = min(common_prefix(self.cached, full), len(full) - keep)
         if start < 0:
             raise ModelError(f"asked for {keep} rows of logits but the sequence has only {len(full)} tokens")
         if start < len(self.cached):
