@@ -34,5 +34,8 @@ def test_the_critic_scores_a_proposal_with_the_real_model(default_model):
     assert all(0.0 < o.p_yes < 1.0 and o.reply in ("Yes", "No") for o in opinions)
     policy = CriticPolicy(FunctionPolicy("fixed", lambda instruction, obs, history: Action("CLICK", "2")), critic)
     decision = policy.decide('Click on the "OK" button.', observation, candidates, [], seed=0)
-    assert decision.policy_confidence == 1.0 and decision.critic == pytest.approx(opinions[1].p_yes)
-    assert decision.confidence == pytest.approx(opinions[1].p_yes ** 0.5) and policy.name == "fixed"
+    # The second judgement of the same prompt reuses the cached prefix and feeds only the tail, so
+    # float32 sums run in another order: equal to about 1e-5, not bit for bit.
+    same = pytest.approx(opinions[1].p_yes, rel=1e-4)
+    assert decision.policy_confidence == 1.0 and decision.critic == same
+    assert decision.confidence == pytest.approx(opinions[1].p_yes ** 0.5, rel=1e-4) and policy.name == "fixed"
