@@ -44,6 +44,7 @@ def load_model(settings: ModelSettings, *, tuned: bool = False):
 
     return TransformersModel(
         settings.name,
+        adapter=settings.adapter,
         dtype=resolve_dtype(settings.dtype, tuned=tuned),
         threads=settings.threads,
         prefix_entries=settings.prefix_entries,
@@ -56,11 +57,12 @@ def load_model(settings: ModelSettings, *, tuned: bool = False):
 def holds_tuned_weights(settings: AgentSettings, store: Store) -> bool:
     """Whether the model will be tuned or moved to a stored version (before loading it)."""
     from webagent.learning.versions import resolve_version
-    from webagent.models.loading import resolve
+    from webagent.models.loading import loaded_name
 
     if settings.tuner.method != TuneMethod.NONE:
         return True
-    return resolve_version(store, resolve(settings.model.name)[0], settings.model.version) is not None
+    name = loaded_name(settings.model.name, settings.model.adapter)
+    return resolve_version(store, name, settings.model.version) is not None
 
 
 def make_tuner(model, store: Store, method: TuneMethod, *, seed: int = 0):

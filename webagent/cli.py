@@ -63,6 +63,9 @@ DtypeOpt = Annotated[
     str, typer.Option(help="auto (bfloat16 where the CPU has it, float32 when tuned) | float32 | bfloat16")
 ]
 ThreadsOpt = Annotated[int, typer.Option(help="torch threads (0: torch's default)")]
+AdapterOpt = Annotated[
+    str, typer.Option(help="the starting adapter merged into the model: default (the packaged one) | none | PATH")
+]
 
 
 EXIT_OK = 0
@@ -139,6 +142,7 @@ def _settings(
     draft_model: str | None = None,
     dtype: str = "auto",
     threads: int = 0,
+    adapter: str = "default",
     memory: bool = True,
     shots: int = 3,
     top_k: int = 10,
@@ -154,10 +158,12 @@ def _settings(
     from webagent.settings import AgentSettings, LoopSettings, MemorySettings, ModelSettings
 
     if policy == "model":
+        from webagent import adapters
         from webagent.models.loading import check
 
         try:
             check(model)  # an unknown name fails now, not after the browser started
+            adapters.check(adapter, model)
         except ModelError as exc:
             raise WebAgentError(str(exc)) from None  # a usage error: the name is wrong
     return AgentSettings(
@@ -170,6 +176,7 @@ def _settings(
             draft_model=draft_model,
             dtype=dtype,
             threads=threads,
+            adapter=adapter,
         ),
         memory=MemorySettings(enabled=memory, shots=shots),
         loop=LoopSettings(top_k=top_k, max_steps=max_steps, screenshots=layers.pop("screenshots", False)),
@@ -214,6 +221,7 @@ def miniwob(
     draft_model: DraftOpt = None,
     dtype: DtypeOpt = "auto",
     threads: ThreadsOpt = 0,
+    adapter: AdapterOpt = "default",
     model_version: VersionOpt = "active",
     memory: MemoryOpt = True,
     shots: ShotsOpt = 3,
@@ -240,6 +248,7 @@ def miniwob(
             draft_model=draft_model,
             dtype=dtype,
             threads=threads,
+            adapter=adapter,
             memory=memory,
             shots=shots,
             top_k=top_k,
@@ -287,6 +296,7 @@ def run(
     draft_model: DraftOpt = None,
     dtype: DtypeOpt = "auto",
     threads: ThreadsOpt = 0,
+    adapter: AdapterOpt = "default",
     model_version: VersionOpt = "active",
     memory: MemoryOpt = True,
     shots: ShotsOpt = 3,
@@ -316,6 +326,7 @@ def run(
             draft_model=draft_model,
             dtype=dtype,
             threads=threads,
+            adapter=adapter,
             memory=memory,
             shots=shots,
             top_k=top_k,
@@ -400,6 +411,7 @@ def ui(
     draft_model: DraftOpt = None,
     dtype: DtypeOpt = "auto",
     threads: ThreadsOpt = 0,
+    adapter: AdapterOpt = "default",
     model_version: VersionOpt = "active",
     shots: ShotsOpt = 3,
     secret: SecretOpt = None,
@@ -419,6 +431,7 @@ def ui(
             draft_model=draft_model,
             dtype=dtype,
             threads=threads,
+            adapter=adapter,
             memory=memory,
             shots=shots,
             top_k=top_k,
@@ -465,6 +478,7 @@ def learn(
     draft_model: DraftOpt = None,
     dtype: DtypeOpt = "auto",
     threads: ThreadsOpt = 0,
+    adapter: AdapterOpt = "default",
     model_version: VersionOpt = "active",
     secret: SecretOpt = None,
     secrets_file: SecretsFileOpt = None,
@@ -495,6 +509,7 @@ def learn(
             draft_model=draft_model,
             dtype=dtype,
             threads=threads,
+            adapter=adapter,
             memory=memory,
             shots=shots,
             top_k=top_k,
@@ -548,6 +563,7 @@ def replay(
     model_version: VersionOpt = "active",
     dtype: DtypeOpt = "auto",
     threads: ThreadsOpt = 0,
+    adapter: AdapterOpt = "default",
 ) -> None:
     """Replay Mind2Web steps headless and score them as the paper does; a re-run resumes."""
     from webagent.mind2web.replay import run_replay
@@ -562,6 +578,7 @@ def replay(
             memory=False,
             dtype=dtype,
             threads=threads,
+            adapter=adapter,
         )
         store = _open(db)
         reporter = RichReporter(console)
@@ -634,6 +651,7 @@ def tune(
     lr: Annotated[float | None, typer.Option(help="learning rate [default: the method's]")] = None,
     model: ModelOpt = "default",
     threads: ThreadsOpt = 0,
+    adapter: AdapterOpt = "default",
     db: DbOpt = None,
 ) -> None:
     """One tuning round on the stored feedback, from the active model version; kept only if the guard passes."""
@@ -644,7 +662,7 @@ def tune(
 
     try:
         store = _open(db)
-        lm = load_model(ModelSettings(name=model, threads=threads), tuned=True)
+        lm = load_model(ModelSettings(name=model, threads=threads, adapter=adapter), tuned=True)
         active = resolve_version(store, lm.name, "active")
         config = TunerConfig(method=method, param_set=param_set or DEFAULT_PARAM_SET, lr=lr, steps_per_round=steps)
         tuner = OnlineTuner(lm, store, config)

@@ -72,10 +72,12 @@ class Online:
         loaded = isinstance(model, str)
         if loaded:
             from webagent.learning.versions import resolve_version
-            from webagent.models.loading import resolve
+            from webagent.models.loading import loaded_name
 
-            stored = resolve_version(self.store, resolve(model)[0], ACTIVE_VERSION)
-            model = load_model(ModelSettings(name=model), tuned=tune != TuneMethod.NONE or stored is not None)
+            # The raw model: the packaged adapter knows the web agent's actions, not your schema.
+            settings = ModelSettings(name=model, adapter="none")
+            stored = resolve_version(self.store, loaded_name(model, settings.adapter), ACTIVE_VERSION)
+            model = load_model(settings, tuned=tune != TuneMethod.NONE or stored is not None)
         self.model = model
         self.namespace = "online:" + hashlib.sha1(json.dumps(self.schema, sort_keys=True).encode()).hexdigest()[:12]
         self.memory = None

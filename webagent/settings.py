@@ -35,6 +35,7 @@ class ModelSettings:
     dtype: str = "auto"  # auto (bfloat16 where the CPU computes it natively and nothing is tuned) | float32 | bfloat16
     threads: int = 0  # torch threads (0: torch's default); 1 may be faster when the other core is busy
     prefix_entries: int = 8  # recent prompts whose KV cache a decision reuses (0: read every prompt in full)
+    adapter: str = "default"  # merged at load: default (the packaged one) | none | a file (webagent.adapters)
 
     def __post_init__(self) -> None:
         from webagent.models.numerics import DTYPES

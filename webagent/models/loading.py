@@ -114,20 +114,39 @@ def check(model: str) -> None:
     resolve(model)
 
 
-def load(model: str, *, dtype: str = "float32"):
-    """(name, tokenizer, model) ready for inference on the CPU."""
+def loaded_name(model: str, adapter: str) -> str:
+    """The name a loaded model goes by: its own, plus the adapter merged into it.
+    Stored versions are keyed by it, so one tuned on a merged model stays with it."""
+    from webagent import adapters
+
+    path = adapters.resolve(adapter, model)
+    name = resolve(model)[0]
+    return f"{name}+{path.stem}" if path is not None else name
+
+
+def load(model: str, *, dtype: str = "float32", adapter: str = "none"):
+    """(name, tokenizer, model) ready for inference on the CPU, with `adapter`
+    (webagent.adapters) merged into the weights in float32 before any cast."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from webagent import adapters
+
     quiet_transformers()
     name, location = resolve(model)
+    adapter_path = adapters.resolve(adapter, model)
+    first = "float32" if adapter_path is not None else dtype
     try:
         # Offline only: a cached id loads from the cache, never from the hub.
         tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
-        lm = AutoModelForCausalLM.from_pretrained(location, dtype=getattr(torch, dtype), local_files_only=True)
+        lm = AutoModelForCausalLM.from_pretrained(location, dtype=getattr(torch, first), local_files_only=True)
     except OSError as exc:
         raise ModelError(f"could not load model {model!r} from {location}: {str(exc).splitlines()[0]}") from exc
     except ValueError as exc:
         raise ModelError(f"model {model!r} at {location} is not usable: {str(exc).splitlines()[0]}") from exc
+    if adapter_path is not None:
+        adapters.merge(lm, adapter_path)
+        lm = lm.to(getattr(torch, dtype))
+        name = loaded_name(model, adapter)
     lm.eval()
     return name, tokenizer, lm

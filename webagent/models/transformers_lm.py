@@ -23,6 +23,7 @@ class TransformersModel:
         self,
         model: str = DEFAULT_MODEL,
         *,
+        adapter: str = "default",
         dtype: str = AUTO,
         threads: int = DEFAULT_THREADS,
         prefix_entries: int = DEFAULT_ENTRIES,
@@ -39,7 +40,8 @@ class TransformersModel:
         this model) or smc (`particles` particles, agreement as confidence).
         `dtype` auto: bfloat16 where the CPU computes it natively, else float32
         (webagent.models.numerics); `threads` torch threads (0: torch's default);
-        `prefix_entries` recent prompts whose KV cache plain decoding reuses (0: none)."""
+        `prefix_entries` recent prompts whose KV cache plain decoding reuses (0: none);
+        `adapter` the starting adapter merged into the weights (webagent.adapters)."""
         import llguidance.hf
 
         # Held while decoding or scoring, so the online tuner can swap in new
@@ -47,7 +49,7 @@ class TransformersModel:
         self.lock = threading.RLock()
         self.threads = set_threads(threads)
         self.dtype = resolve_dtype(dtype)
-        self.name, self.tokenizer, self.model = load(model, dtype=self.dtype)
+        self.name, self.tokenizer, self.model = load(model, dtype=self.dtype, adapter=adapter)
         self.prefix = PrefixCache(prefix_entries)
         self.version = f"{self.name}@{version}"
         vocab_size = self.model.get_output_embeddings().weight.shape[0]

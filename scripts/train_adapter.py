@@ -1,0 +1,150 @@
+"""Train the packaged starting adapter: LoRA by ordinary backprop on oracle steps of the dev tasks.
+
+    python scripts/train_adapter.py                 # collect, train, write webagent/adapters/dev-lora.safetensors
+    python scripts/train_adapter.py --collect-only  # only the examples (results/adapter/examples.json)
+
+Why an adapter: the raw SmolLM2-135M-Instruct has never seen the action DSL or the
+prompt's element list, and alone it is no better than a random pick among the
+ranked candidates. A small adapter, trained once on what the MiniWoB++ oracles do
+on the *dev* tasks only, is the starting point online learning (memory, MeZO)
+builds on. Success on any other task is how we check that it generalises, never a
+training target.
+
+The data: every (task, seed) of the dev tasks for the training seeds below is
+played by its oracle; each step whose right element is among the ranker's top-k
+becomes one example (the model policy's real zero-shot prompt, the oracle's
+action as the target), as `webagent.learning.oracle_set` builds them. Seeds 10_000
+and up are never used by the demo, the tests or the evaluation (which use 0..99).
+
+The adapter: rank-16 LoRA on every linear layer of the last `--blocks` decoder
+blocks. Keeping it in the top blocks lets the objective run the 30 - blocks frozen
+ones once per example and cache their output, so an epoch costs the top blocks'
+forward and backward only: what makes backprop affordable on a 2-core CPU. Fixed
+seeds throughout, so the file is reproducible on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+OUT = ROOT / "results" / "adapter"
+TRAIN_SEEDS = range(10_000, 10_008)
+
+
+def collect(tasks: list[str], seeds, top_k: int) -> list[dict]:
+    """Oracle examples per task (each task's failure is reported, not fatal)."""
+    from rich.progress import track
+
+    from webagent.browser.session import BrowserSession
+    from webagent.candidates import HybridRanker
+    from webagent.embeddings import Embedder
+    from webagent.envs.miniwob import MiniWoBServer
+    from webagent.learning.oracle_set import oracle_examples
+    from webagent.models.transformers_lm import TransformersModel
+
+    model = TransformersModel(dtype="float32", adapter="none")  # only its prompt format is used
+    ranker = HybridRanker(Embedder())
+    rows: list[dict] = []
+    with BrowserSession() as session, MiniWoBServer() as server:
+        for task in track(tasks, description="oracle steps"):
+            try:
+                examples = oracle_examples(session, server, model, ranker, [task], list(seeds), top_k=top_k)
+            except Exception as exc:  # noqa: BLE001 - one task's trouble must not lose the others
+                print(f"{task}: skipped ({type(exc).__name__}: {exc})")
+                continue
+            rows += [{"task": task, "prompt": e.prompt, "target": e.target} for e in examples]
+            print(f"{task}: {len(examples)} steps")
+    return rows
+
+
+def train(rows: list[dict], *, blocks: int, rank: int, epochs: int, lr: float, batch_size: int, seed: int):
+    import torch
+
+    from webagent.adapters import inject, trainable
+    from webagent.learning.backprop import backprop_train
+    from webagent.learning.objective import Objective, TrainingExample
+    from webagent.models.loading import load
+
+    torch.manual_seed(seed)
+    _, tokenizer, module = load("default", dtype="float32")
+    inject(module, rank=rank, blocks=blocks, seed=seed)
+    params = trainable(module)
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    examples = [TrainingExample(rows[i]["prompt"], rows[i]["target"]) for i in order]
+    t0 = time.perf_counter()
+    objective = Objective(module, tokenizer, examples, params=params, batch_size=batch_size, prefix_cache={})
+    print(
+        f"{len(examples)} examples in {len(objective.batches)} batches; frozen blocks cached in "
+        f"{time.perf_counter() - t0:.0f} s"
+    )
+    losses = []
+    for epoch in range(epochs):
+        t = time.perf_counter()
+        epoch_losses = backprop_train(params, objective, steps=len(objective.batches), lr=lr)
+        losses.append(sum(epoch_losses) / len(epoch_losses))
+        print(f"epoch {epoch + 1}/{epochs}: mean loss {losses[-1]:.4f} ({time.perf_counter() - t:.0f} s)")
+    return module, params, losses
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--collect-only", action="store_true")
+    parser.add_argument("--seeds", type=int, default=len(TRAIN_SEEDS))
+    parser.add_argument("--top-k", type=int, default=10)
+    parser.add_argument("--blocks", type=int, default=6)
+    parser.add_argument("--rank", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None, help="the adapter file (default: the packaged one)")
+    args = parser.parse_args()
+
+    from webagent.adapters import DEFAULT_PATH, save
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    examples_path = OUT / "examples.json"
+    seeds = range(TRAIN_SEEDS.start, TRAIN_SEEDS.start + args.seeds)
+    if examples_path.exists() and json.loads(examples_path.read_text())["seeds"] == list(seeds):
+        rows = json.loads(examples_path.read_text())["examples"]
+        print(f"{len(rows)} examples from {examples_path}")
+    else:
+        from webagent.envs.miniwob import dev_tasks
+
+        rows = collect(dev_tasks(), seeds, args.top_k)
+        examples_path.write_text(json.dumps({"seeds": list(seeds), "top_k": args.top_k, "examples": rows}))
+    if args.collect_only:
+        return
+    module, params, losses = train(
+        rows,
+        blocks=args.blocks,
+        rank=args.rank,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        seed=args.seed,
+    )
+    meta = {
+        "seeds": f"{seeds.start}-{seeds.stop - 1}",
+        "examples": str(len(rows)),
+        "tasks": str(len({r["task"] for r in rows})),
+        "epochs": str(args.epochs),
+        "lr": str(args.lr),
+        "losses": json.dumps([round(x, 4) for x in losses]),
+    }
+    path = save(args.out or DEFAULT_PATH, module, meta)
+    (OUT / "training.json").write_text(json.dumps({**vars(args), "out": str(path), **meta}, indent=2, default=str))
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
