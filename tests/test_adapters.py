@@ -48,12 +48,6 @@ def test_a_merged_adapter_computes_what_the_wrapped_model_computes(tmp_path):
     assert not torch.allclose(before, got, atol=1e-2)  # the adapter did change something
 
 
-@pytest.mark.model
-def test_the_default_model_carries_the_packaged_adapter(default_model):
-    assert adapters.DEFAULT_PATH.exists(), "train it with scripts/train_adapter.py"
-    assert default_model.name == "SmolLM2-135M-Instruct+dev-lora"
-
-
 def test_an_unknown_adapter_is_refused_before_anything_loads(tmp_path):
     from typer.testing import CliRunner
 

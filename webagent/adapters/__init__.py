@@ -2,7 +2,9 @@
 
 A rank-R LoRA on every linear layer of the model's last decoder blocks, trained
 once by ordinary backprop on what the MiniWoB++ oracles do on the dev tasks
-(`scripts/train_adapter.py`), shipped as a few MB of safetensors beside this file.
+(`scripts/train_adapter.py`), shipped as a few MB of safetensors beside this file
+(`dev-lora.safetensors`). Until one is trained and measured better than the raw
+model on the dev tasks, no file is shipped and `default` means the raw model.
 
 It is merged into the weights at load (W += (alpha / r) · B · A, in float32,
 before any cast to bfloat16), so decoding costs exactly what the raw model costs
@@ -11,7 +13,7 @@ model. A merged model is a different model: its name carries the adapter
 (`SmolLM2-135M-Instruct+dev-lora`), so tuned versions stored for one are never
 applied to the other.
 
-    --adapter default   the packaged adapter, for the default model (other models: none)
+    --adapter default   the packaged adapter, for the default model (none shipped, other models: none)
     --adapter none      the raw model
     --adapter PATH      an adapter file saved by `save`
 """
