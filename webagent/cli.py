@@ -436,8 +436,10 @@ def ui(
         store = _open(db)
         from ui.app import launch
 
-        console.print(f"supervision panel on http://{host}:{port} (store {store.path}); Ctrl-C stops it")
-        launch(store, settings, host=host, port=port)
+        panel = launch(store, settings, host=host, port=port)
+        console.print(f"supervision panel (store {store.path}); Ctrl-C stops it. Open it with its token:")
+        console.print(f"    {panel.url}", markup=False, highlight=False, soft_wrap=True)
+        panel.wait()
     except WebAgentError as exc:
         _fail(exc)
 
