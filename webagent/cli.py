@@ -58,6 +58,11 @@ AllowDomainOpt = Annotated[
 ]
 AllowFilesOpt = Annotated[bool, typer.Option("--allow-files", help="allow file:// URLs (refused by default)")]
 SecretsFileOpt = Annotated[Path | None, typer.Option("--secrets-file", help="NAME=value lines, as --secret")]
+TraceOpt = Annotated[
+    Path | None,
+    typer.Option("--trace", help="write a Playwright trace per episode here (playwright show-trace FILE)"),
+]
+ScreenshotsDirOpt = Annotated[Path | None, typer.Option("--screenshots", help="keep a PNG per step here")]
 ShotsOpt = Annotated[int, typer.Option(help="exemplars shown per decision")]
 DtypeOpt = Annotated[
     str, typer.Option(help="auto (bfloat16 where the CPU has it, float32 when tuned) | float32 | bfloat16")
@@ -189,6 +194,12 @@ def _secrets(specs: list[str] | None, path: Path | None) -> tuple[tuple[str, str
     return tuple(pairs)
 
 
+def _capture(trace: Path | None, screenshots: Path | None):
+    from webagent.settings import CaptureSettings
+
+    return CaptureSettings(trace_dir=trace, screenshots_dir=screenshots)
+
+
 def _open(db: Path | None, *, create: bool = True):
     """The store; commands that only read it (`logs`, `export`, `models`) never create one."""
     from webagent.store import Store
@@ -219,6 +230,8 @@ def miniwob(
     shots: ShotsOpt = 3,
     secret: SecretOpt = None,
     secrets_file: SecretsFileOpt = None,
+    trace: TraceOpt = None,
+    screenshots: ScreenshotsDirOpt = None,
 ) -> None:
     """Run the agent on MiniWoB++ tasks and report success per task."""
     from webagent.envs.miniwob import read_task_names
@@ -247,6 +260,7 @@ def miniwob(
             seed=seed,
             headful=headful,
             secrets=_secrets(secret, secrets_file),
+            capture=_capture(trace, screenshots),
         )
         store = _open(db)
         with _interruptible():
@@ -294,6 +308,8 @@ def run(
     secrets_file: SecretsFileOpt = None,
     allow_domain: AllowDomainOpt = None,
     allow_files: AllowFilesOpt = False,
+    trace: TraceOpt = None,
+    screenshots: ScreenshotsDirOpt = None,
 ) -> None:
     """Run the agent on any site: a URL and an instruction, or a task file."""
     from webagent.envs.scripted import ScriptedTask, read_scripted_tasks
@@ -325,6 +341,7 @@ def run(
             secrets=_secrets(secret, secrets_file),
             allow_domain=allow_domain,
             allow_files=allow_files,
+            capture=_capture(trace, screenshots),
         )
         for t in tasks:  # a start page the agent may not load fails now
             settings.sites.require(t.url)
