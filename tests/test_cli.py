@@ -101,3 +101,46 @@ def test_malformed_task_file(tmp_path):
     bad.write_text('{"url": "http://127.0.0.1/"}\n')
     result = runner.invoke(app, ["run", "--task-file", str(bad), "--policy", "ranker", "--db", str(tmp_path / "w.db")])
     assert result.exit_code == 2 and "tasks.jsonl:1" in result.output
+
+
+def test_run_with_trace_and_screenshots_keeps_a_trace_per_episode_and_a_png_per_step(tmp_path, fixture_server):
+    import zipfile
+
+    db, traces, shots = tmp_path / "w.db", tmp_path / "traces", tmp_path / "shots"
+    tasks = tmp_path / "tasks.jsonl"
+    task = {"url": f"{fixture_server}/form.html", "instruction": 'Enter "Kasie" into the name field and submit'}
+    tasks.write_text(
+        json.dumps({**task, "until_text": "Thanks, Kasie"}) + "\n" + json.dumps({**task, "until_text": "Thanks"}) + "\n"
+    )
+    args = ["run", "--task-file", str(tasks), "--policy", "ranker", "--db", str(db)]
+    result = runner.invoke(app, [*args, "--trace", str(traces), "--screenshots", str(shots)])
+    assert result.exit_code == 0, result.output
+    store = Store(db)
+    episodes = [e["id"] for e in store.db["episodes"].rows]
+    assert len(episodes) == 2
+    assert sorted(p.name for p in traces.iterdir()) == [f"episode-{e:06d}.zip" for e in episodes]
+    for episode in episodes:
+        trace = traces / f"episode-{episode:06d}.zip"
+        with zipfile.ZipFile(trace) as z:
+            names = z.namelist()
+            assert any(n.endswith(".trace") for n in names) and any(n.endswith(".network") for n in names)
+            events = z.read(next(n for n in names if n.endswith(".trace"))).decode()
+            assert "form.html" in events and "screencast-frame" in events  # the page, with screenshots
+        steps = store.steps(episode)
+        pngs = sorted(shots.glob(f"episode-{episode:06d}-step-*.png"))
+        assert len(pngs) == len(steps) >= 1
+        assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def test_miniwob_with_trace_writes_one_trace_per_episode(tmp_path):
+    import zipfile
+
+    db, traces = tmp_path / "w.db", tmp_path / "traces"
+    args = ["miniwob", "--task", "click-button", "--episodes", "2", "--policy", "ranker", "--db", str(db)]
+    result = runner.invoke(app, [*args, "--trace", str(traces)])
+    assert result.exit_code in (0, 1), result.output
+    episodes = [e["id"] for e in Store(db).db["episodes"].rows]
+    assert sorted(p.name for p in traces.iterdir()) == [f"episode-{e:06d}.zip" for e in episodes] and len(episodes) == 2
+    for episode in episodes:
+        with zipfile.ZipFile(traces / f"episode-{episode:06d}.zip") as z:
+            assert "trace.trace" in z.namelist() and z.getinfo("trace.trace").file_size > 0

@@ -39,6 +39,14 @@ def _bad_inputs(tmp_path, *, write: bool = True):
         "bad domain": ([*run, "--allow-domain", "a b"], "is not a domain"),
         "secret without value": ([*run, "--secret", "NO_SUCH_VAR_FOR_WEBAGENT"], "is not set"),
         "binary secrets file": ([*run, "--secrets-file", str(binary)], "tasks.bin: not a text file"),
+        "trace with a secret": (
+            [*run, "--secret", "PW=hunter2", "--trace", str(tmp_path / "store" / "t")],
+            "--trace records the page as it is, typed values included",
+        ),
+        "screenshots with a secret": (
+            [*run, "--secret", "PW=hunter2", "--screenshots", str(tmp_path / "store" / "s")],
+            "--screenshots records the page",
+        ),
         "logs of a missing store": (["logs", "--db", str(tmp_path / "missing" / "x.db")], "no store at"),
         "export of a missing store": (
             ["export", "--out", str(tmp_path / "o"), "--db", str(tmp_path / "missing" / "x.db")],

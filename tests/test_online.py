@@ -63,3 +63,19 @@ def test_bad_feedback_is_a_clear_error(online):
         online.feedback(correct={"name": "Bob", "age": "forty-two", "role": "seller", "tags": []})
     with pytest.raises(WebAgentError, match="exactly one"):
         online.feedback(good=True, correct={"name": "Bob"})
+    online.feedback(good=True)
+    with pytest.raises(WebAgentError, match="judged already"):  # one verdict per output
+        online.feedback(correct={"name": "Bob", "age": 42, "role": "seller", "tags": []})
+    online.generate("Ann, 31, buys a lamp.")
+    online.feedback(good=False)  # a new output can be judged again
+
+
+NAME = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+
+
+@pytest.mark.slow
+def test_the_readme_example_returns_what_the_readme_says(default_model, store, embedder):
+    agent = Online(NAME, default_model, store=store, embedder=embedder)
+    assert agent.generate("Extract the name: Bob is 42.") == {"name": "Bob is 42"}  # the untuned model
+    agent.feedback(correct={"name": "Bob"})
+    assert agent.generate("Extract the name: Alice is 31.") == {"name": "Alice"}  # the correction, as an exemplar

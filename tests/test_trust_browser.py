@@ -66,3 +66,46 @@ def test_an_interrupted_episode_is_finished_as_interrupted(tmp_path, fixture_ser
         agent.run_episode(env, run_id=run, task="t", seed=0, on_step=interrupt)
     assert store.episode(1)["outcome"] == "interrupted" and store.episode(1)["finished"]
     assert curves_from_store(store, run)["tasks"]["t"]["train"] == []  # not a training episode
+
+
+def test_sigterm_during_a_run_finishes_the_episode_as_interrupted(tmp_path, fixture_server):
+    """`webagent run` as its own process, on a page that changes at every click (no loop, no
+    success): SIGTERM mid-episode stores the episode as interrupted and exits 130."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    db = tmp_path / "w.db"
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    args = [sys.executable, "-m", "webagent", "run", "--url", f"{fixture_server}/dynamic.html"]
+    args += ["--task", "Add item", "--until-text", "never shown", "--policy", "ranker", "--max-steps", "200"]
+    process = subprocess.Popen([*args, "--db", str(db)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 240
+        steps = 0
+        while steps < 2:  # mid-episode: the episode is stored and has run some steps
+            assert process.poll() is None, process.stdout.read().decode()
+            assert time.monotonic() < deadline, "no steps were stored"
+            time.sleep(0.2)
+            if db.exists():
+                try:
+                    with sqlite3.connect(db) as con:
+                        steps = con.execute("select count(*) from steps").fetchone()[0]
+                except sqlite3.OperationalError:  # tables not made yet
+                    steps = 0
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, output.decode()
+    assert "interrupted" in output.decode()
+    store = Store(db)
+    (episode,) = list(store.db["episodes"].rows)
+    assert episode["outcome"] == "interrupted" and episode["finished"], episode
+    assert 2 <= episode["steps"] < 200

@@ -33,14 +33,12 @@ def panel(tmp_path_factory, default_model):
     store = Store(tmp_path_factory.mktemp("panel") / "panel.db")
     port = free_port()
     settings = panel_settings(max_steps=4, autonomy=AutonomySettings(enabled=False, min_samples=30))
-    app, worker = launch(
-        store, settings, port=port, model=default_model, block=False, tasks=["enter-text", "click-button"]
-    )
+    panel = launch(store, settings, port=port, model=default_model, tasks=["enter-text", "click-button"])
+    worker = panel.worker
     state = worker.wait_ready(timeout=600)
     assert state.phase == "idle", state.message
-    yield f"http://127.0.0.1:{port}", worker, store
-    app.close()
-    worker.close()
+    yield panel.url, worker, store  # the URL with the launch's token (tests/test_ui_auth.py: without it, 403)
+    panel.close()
     store.close()
 
 

@@ -4,16 +4,18 @@ A thin adapter: `ui.render` turns steps into what is shown, `ui.worker` owns the
 browser and the agent; this module only builds the Blocks and wires events.
 Gradio is imported here and nowhere in `webagent`.
 
-    webagent ui --port 7860          # http://127.0.0.1:7860, no share link, analytics off
+    webagent ui --port 7860          # prints http://127.0.0.1:7860/?token=...; no share link, analytics off
 """
 
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from ui import render
+from ui.auth import PanelGuard, new_token
 from ui.worker import SessionRequest, SessionWorker, WorkerState, export_episodes, load_history
 from webagent.errors import WebAgentError
 from webagent.settings import AgentSettings
@@ -378,6 +380,64 @@ def build_app(worker: SessionWorker, *, tasks: list[str] | None = None):
     return app
 
 
+class Panel:
+    """The panel being served: `url` carries the launch's token; `close()` stops the server and the worker."""
+
+    def __init__(self, server, thread: threading.Thread, url: str, token: str, worker: SessionWorker | None):
+        self._server = server
+        self._thread = thread
+        self.url = url
+        self.token = token
+        self.worker = worker
+
+    def wait(self) -> None:
+        """Block until Ctrl-C (or the server stops), then close."""
+        try:
+            while self._thread.is_alive():
+                self._thread.join(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        if self.worker is not None:
+            self.worker.close()
+
+
+def serve(blocks, *, host: str = "127.0.0.1", port: int = 7860, token: str | None = None, worker=None) -> Panel:
+    """Serve the Blocks on host:port behind `ui.auth.PanelGuard` (a fresh token unless given), in a thread."""
+    import fastapi
+    import gradio as gr
+    import uvicorn
+
+    token = token or new_token()
+    root = fastapi.FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    root = gr.mount_gradio_app(
+        root, blocks, path="/", server_name=host, server_port=port, footer_links=[], show_error=True,
+        head=SHORTCUTS, css=CSS,
+    )  # fmt: skip
+    guarded = PanelGuard(root, token=token, port=port, hosts=tuple(dict.fromkeys((host, "127.0.0.1", "localhost"))))
+
+    class Server(uvicorn.Server):
+        def install_signal_handlers(self) -> None:  # the caller's thread owns the signals
+            pass
+
+    config = uvicorn.Config(guarded, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
+    server = Server(config)
+    thread = threading.Thread(target=server.run, name="webagent-ui-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise WebAgentError(f"the panel could not listen on {host}:{port} (is the port in use?)")
+        time.sleep(0.01)
+    return Panel(server, thread, f"http://{host}:{port}/?token={token}", token, worker)
+
+
 def launch(
     store: Store,
     settings: AgentSettings | None = None,
@@ -385,26 +445,17 @@ def launch(
     host: str = "127.0.0.1",
     port: int = 7860,
     model=None,
-    block: bool = True,
     tasks: list[str] | None = None,
-):
-    """Start the worker and serve the panel on host:port (no share link, analytics off).
-    With block=False, returns (app, worker) at once for the caller to close."""
+    token: str | None = None,
+) -> Panel:
+    """Start the worker and serve the panel on host:port (no share link, analytics off), behind a
+    per-launch token (`Panel.url`). Returns at once; `Panel.wait()` blocks, `Panel.close()` stops."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     worker = SessionWorker(store, settings, model=model).start()
-    app = build_app(worker, tasks=tasks)
-    app.queue(default_concurrency_limit=4)
-    app.launch(
-        server_name=host,
-        server_port=port,
-        share=False,
-        prevent_thread_lock=not block,
-        quiet=True,
-        head=SHORTCUTS,
-        css=CSS,
-        show_error=True,
-        footer_links=[],
-    )
-    if block:
+    try:
+        app = build_app(worker, tasks=tasks)
+        app.queue(default_concurrency_limit=4)
+        return serve(app, host=host, port=port, token=token, worker=worker)
+    except BaseException:
         worker.close()
-    return app, worker
+        raise

@@ -58,6 +58,11 @@ AllowDomainOpt = Annotated[
 ]
 AllowFilesOpt = Annotated[bool, typer.Option("--allow-files", help="allow file:// URLs (refused by default)")]
 SecretsFileOpt = Annotated[Path | None, typer.Option("--secrets-file", help="NAME=value lines, as --secret")]
+TraceOpt = Annotated[
+    Path | None,
+    typer.Option("--trace", help="write a Playwright trace per episode here (playwright show-trace FILE)"),
+]
+ScreenshotsDirOpt = Annotated[Path | None, typer.Option("--screenshots", help="keep a PNG per step here")]
 ShotsOpt = Annotated[int, typer.Option(help="exemplars shown per decision")]
 DtypeOpt = Annotated[
     str, typer.Option(help="auto (bfloat16 where the CPU has it, float32 when tuned) | float32 | bfloat16")
@@ -196,6 +201,12 @@ def _secrets(specs: list[str] | None, path: Path | None) -> tuple[tuple[str, str
     return tuple(pairs)
 
 
+def _capture(trace: Path | None, screenshots: Path | None):
+    from webagent.settings import CaptureSettings
+
+    return CaptureSettings(trace_dir=trace, screenshots_dir=screenshots)
+
+
 def _open(db: Path | None, *, create: bool = True):
     """The store; commands that only read it (`logs`, `export`, `models`) never create one."""
     from webagent.store import Store
@@ -227,6 +238,8 @@ def miniwob(
     shots: ShotsOpt = 3,
     secret: SecretOpt = None,
     secrets_file: SecretsFileOpt = None,
+    trace: TraceOpt = None,
+    screenshots: ScreenshotsDirOpt = None,
 ) -> None:
     """Run the agent on MiniWoB++ tasks and report success per task."""
     from webagent.envs.miniwob import read_task_names
@@ -256,6 +269,7 @@ def miniwob(
             seed=seed,
             headful=headful,
             secrets=_secrets(secret, secrets_file),
+            capture=_capture(trace, screenshots),
         )
         store = _open(db)
         with _interruptible():
@@ -304,6 +318,8 @@ def run(
     secrets_file: SecretsFileOpt = None,
     allow_domain: AllowDomainOpt = None,
     allow_files: AllowFilesOpt = False,
+    trace: TraceOpt = None,
+    screenshots: ScreenshotsDirOpt = None,
 ) -> None:
     """Run the agent on any site: a URL and an instruction, or a task file."""
     from webagent.envs.scripted import ScriptedTask, read_scripted_tasks
@@ -336,6 +352,7 @@ def run(
             secrets=_secrets(secret, secrets_file),
             allow_domain=allow_domain,
             allow_files=allow_files,
+            capture=_capture(trace, screenshots),
         )
         for t in tasks:  # a start page the agent may not load fails now
             settings.sites.require(t.url)
@@ -449,8 +466,10 @@ def ui(
         store = _open(db)
         from ui.app import launch
 
-        console.print(f"supervision panel on http://{host}:{port} (store {store.path}); Ctrl-C stops it")
-        launch(store, settings, host=host, port=port)
+        panel = launch(store, settings, host=host, port=port)
+        console.print(f"supervision panel (store {store.path}); Ctrl-C stops it. Open it with its token:")
+        console.print(f"    {panel.url}", markup=False, highlight=False, soft_wrap=True)
+        panel.wait()
     except WebAgentError as exc:
         _fail(exc)
 

@@ -92,6 +92,7 @@ class Online:
         self.shots = shots
         self.max_tokens = max_tokens
         self.last: OnlineOutput | None = None
+        self._judged: OnlineOutput | None = None  # the output the last feedback() was about
 
     def _prompt(self, prompt: str) -> str:
         system = render("online_system.jinja", schema=json.dumps(self.schema))
@@ -123,6 +124,8 @@ class Online:
         correct=value names the right output (it must match the schema)."""
         if self.last is None:
             raise WebAgentError("feedback() needs a generate() first")
+        if self._judged is self.last:
+            raise WebAgentError("this output was judged already: one feedback() per generate()")
         if (good is None) == (correct is None):
             raise WebAgentError("give exactly one of good=True/False or correct=...")
         last = self.last
@@ -141,6 +144,7 @@ class Online:
                 source=Source.API,
             )
         )
+        self._judged = last
 
     def _valid(self, value: Any) -> str:
         """The correction as the model would write it, checked against the schema's grammar."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Sequence
 
 from webagent.agent import EpisodeResult
 from webagent.assembly import assemble
 from webagent.browser.session import BrowserSession
+from webagent.capture import Capture
 from webagent.envs.miniwob import MiniWoBEnv, MiniWoBServer
 from webagent.envs.scripted import ScriptedEnv, ScriptedTask
 from webagent.errors import BrowserError, WebAgentError
@@ -49,6 +51,14 @@ def summarize(per_task: dict[str, list[dict]]) -> dict:
     return {"tasks": tasks, "mean_success_rate": mean}
 
 
+def _capturing(agent, settings: AgentSettings, session) -> tuple:
+    """The agent with a `Capture` observer when the settings ask for traces or screenshots."""
+    capture = Capture(settings.capture, session)
+    if capture.enabled:
+        agent = dataclasses.replace(agent, observers=(*agent.observers, capture))
+    return agent, capture
+
+
 def _mark(row: dict) -> str:
     return "[green]✓[/green]" if row["outcome"] == Outcome.SUCCESS else "[red]✗[/red]"
 
@@ -76,14 +86,17 @@ def run_miniwob(
             reporter.running(),
         ):
             reporter.start(len(tasks) * episodes, "episodes")
+            agent, capture = _capturing(agent, settings, session)
             for task in tasks:
                 env = MiniWoBEnv(session, server, task)
                 for i in range(episodes):
                     seed = settings.seed + i
                     reporter.describe(f"{task} seed {seed}")
                     try:
+                        capture.begin()
                         env.reset(seed)
                     except WebAgentError as exc:  # one task that cannot start never ends the batch
+                        capture.discard()
                         row = {"task": task, "seed": seed, "reward": None, "outcome": Outcome.ERROR, "steps": 0}
                         per_task[task].append({**row, "actions": [], "error": str(exc)})
                         reporter.note(f"[red]✗[/red] {task} seed {seed}: could not start: {exc}")
@@ -117,11 +130,14 @@ def run_scripted(
 
     try:
         with BrowserSession(settings.browser_config()) as session:
+            agent, capture = _capturing(agent, settings, session)
             for task in tasks:
                 env = ScriptedEnv(session, task)
                 try:
+                    capture.begin()
                     env.reset(settings.seed)
                 except BrowserError as exc:
+                    capture.discard()
                     reporter.note(f"[red]✗[/red] {task.name}: {exc}")
                     error_row = {"task": task.name, "reward": None, "outcome": Outcome.ERROR, "steps": 0}
                     per_task[task.name] = [{**error_row, "error": str(exc), "could_not_start": True}]

@@ -13,7 +13,7 @@ loads: a bad name or number fails at once with the valid choices listed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from webagent.allow import SitePolicy
 from webagent.errors import DataError
@@ -121,6 +121,20 @@ class LoopSettings:
 
 
 @dataclass(frozen=True)
+class CaptureSettings:
+    """What a CLI run keeps besides the store (webagent.capture): a Playwright trace
+    per episode, a PNG per step. Both show the page, typed values included."""
+
+    trace_dir: str | None = None
+    screenshots_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("trace_dir", "screenshots_dir"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, str(value) if value else None)
+
+
+@dataclass(frozen=True)
 class AgentSettings:
     policy: PolicyKind = PolicyKind.MODEL
     model: ModelSettings = field(default_factory=ModelSettings)
@@ -132,6 +146,7 @@ class AgentSettings:
     loop: LoopSettings = field(default_factory=LoopSettings)
     headless: bool = True
     sites: SitePolicy = field(default_factory=SitePolicy)  # where the browser may go (webagent.allow)
+    capture: CaptureSettings = field(default_factory=CaptureSettings)
     seed: int = 0
     # Declared secrets as (NAME, value) (webagent.secrets): the agent sees `{NAME}`; run records keep the names only.
     secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
@@ -141,6 +156,14 @@ class AgentSettings:
         for name, value in self.secrets:
             if not NAME_RE.match(name) or not value:
                 raise DataError(f"secret {name!r}: a name of letters, digits and _, and a value, are needed")
+        if self.secrets and (self.capture.trace_dir or self.capture.screenshots_dir):
+            what = "--trace" if self.capture.trace_dir else "--screenshots"
+            raise DataError(
+                f"{what} records the page as it is, typed values included, so it would keep the secrets "
+                "in clear: leave out --secret/--secrets-file, or leave out --trace and --screenshots"
+            )
+        if self.capture.screenshots_dir and not self.loop.screenshots:
+            object.__setattr__(self, "loop", replace(self.loop, screenshots=True))
         object.__setattr__(self, "policy", parse(PolicyKind, self.policy, "policy"))
         object.__setattr__(self, "supervisor", parse(SupervisorKind, self.supervisor, "supervisor"))
         if self.policy != PolicyKind.MODEL and (self.critic.enabled or self.tuner.method != TuneMethod.NONE):
