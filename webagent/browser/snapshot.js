@@ -67,7 +67,9 @@
     const role = el.getAttribute("role");
     if (role && INTERACTIVE_ROLES.has(role)) return true;
     if (el.isContentEditable && el.getAttribute("contenteditable") !== null) return true;
-    if (el.hasAttribute("onclick") || el.hasAttribute("tabindex") || typeof el.onclick === "function") return true;
+    // tabindex="-1" only makes an element a focus target (a skip link's <main>), not a control
+    const tabbable = el.hasAttribute("tabindex") && el.tabIndex >= 0;
+    if (el.hasAttribute("onclick") || tabbable || typeof el.onclick === "function") return true;
     if (hasLibraryClickHandler(el)) return true;
     return style.cursor === "pointer" && !(el.parentElement && getComputedStyle(el.parentElement).cursor === "pointer");
   }
