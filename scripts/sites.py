@@ -1,0 +1,162 @@
+"""The suite of real web applications: install, seed, serve, check, measure.
+
+    python scripts/sites.py install                  # pip install Django, pypiserver, MkDocs (the `sites` extra)
+    python scripts/sites.py seed [--force]           # seed each application from datasets/sites/seed.json
+    python scripts/sites.py serve [--port-base 8100] # serve all three on 127.0.0.1 until Ctrl-C
+    python scripts/sites.py check                    # every task's scripted solution, through the agent loop
+    python scripts/sites.py measure --policies random,ranker,model --out results/sites.json
+    python scripts/sites.py generate                 # rewrite seed.json and tasks.jsonl (fixed seed)
+
+Applications live under --root (default: $WEBAGENT_SITES_ROOT or the user cache
+dir, webagent/sites). Success is read from the applications (webagent.envs.sites).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from webagent.sites.apps import APPS, Suite, default_root, install, seed
+
+
+def _agent_run(args, console, policies: list[str]) -> dict:
+    from webagent.assembly import assemble
+    from webagent.browser.session import BrowserSession
+    from webagent.candidates import HybridRanker
+    from webagent.embeddings import Embedder
+    from webagent.envs.site_solutions import SOLUTIONS
+    from webagent.envs.sites import SiteEnv, read_site_tasks
+    from webagent.errors import WebAgentError
+    from webagent.policy import FunctionPolicy
+    from webagent.runs import episode_row, summarize
+    from webagent.settings import AgentSettings, LoopSettings, MemorySettings, ModelSettings
+    from webagent.store import Store
+
+    tasks = read_site_tasks(sites=args.sites.split(",") if args.sites else (), families=args.families or ())
+    store = Store(args.db)
+    ranker = HybridRanker(Embedder())
+    results: dict = {"settings": {k: str(v) for k, v in vars(args).items()}, "policies": {}}
+    with Suite(args.root) as suite, BrowserSession() as session:
+        for name in policies:
+            settings = AgentSettings(
+                policy="model" if name == "solution" else name,
+                model=ModelSettings(name=args.model, version="base"),
+                memory=MemorySettings(enabled=False),
+                loop=LoopSettings(max_steps=args.max_steps, top_k=args.top_k),
+                seed=args.seed,
+            )
+            fixed = FunctionPolicy("solution", None) if name == "solution" else None
+            parts = assemble(settings, store, ranker=ranker, policy=fixed)
+            run_id = parts.start_run(f"sites {name}", tasks=[t.name for t in tasks])
+            per_family: dict[str, list[dict]] = defaultdict(list)
+            started = time.perf_counter()
+            for task in tasks:
+                if name == "solution":
+                    policy = FunctionPolicy("solution", SOLUTIONS[task.family])
+                    agent = assemble(settings, store, ranker=ranker, policy=policy).agent()
+                else:
+                    agent = parts.agent()
+                env = SiteEnv(session, suite, task)
+                try:
+                    env.reset(args.seed)
+                    result = agent.run_episode(env, run_id=run_id, task=task.name, seed=args.seed)
+                    row = episode_row(result, task.name, args.seed)
+                except WebAgentError as exc:
+                    row = {"task": task.name, "reward": None, "outcome": "error", "steps": 0, "error": str(exc)}
+                row["site"], row["family"] = task.site, task.family
+                per_family[f"{task.site}/{task.family}"].append(row)
+                mark = "[green]✓[/green]" if row["outcome"] == "success" else "[red]✗[/red]"
+                actions = " ; ".join(row.get("actions", []))
+                console.print(f"{mark} {name:>8} {task.name:<28} {row['outcome']:<9} {actions}")
+            parts.close()
+            summary = summarize(per_family)
+            summary["seconds"] = round(time.perf_counter() - started, 1)
+            summary["success_rate"] = sum(
+                r["outcome"] == "success" for rows in per_family.values() for r in rows
+            ) / max(len(tasks), 1)
+            results["policies"][name] = summary
+            if args.out:
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps(results, indent=2))
+    return results
+
+
+def _table(results: dict, console) -> None:
+    policies = list(results["policies"])
+    families = list(next(iter(results["policies"].values()))["tasks"]) if policies else []
+    table = Table(title="Success per family (STOP required; judged by the application)")
+    table.add_column("site/family")
+    table.add_column("tasks", justify="right")
+    for name in policies:
+        table.add_column(name, justify="right")
+    for family in families:
+        cells = [results["policies"][p]["tasks"][family]["success_rate"] for p in policies]
+        n = results["policies"][policies[0]]["tasks"][family]["episodes"]
+        table.add_row(family, str(n), *(f"{c:.0%}" for c in cells))
+    table.add_row("[b]all tasks[/b]", "", *(f"[b]{results['policies'][p]['success_rate']:.0%}[/b]" for p in policies))
+    console.print(table)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=("install", "seed", "serve", "check", "measure", "generate"))
+    parser.add_argument("--root", type=Path, default=None)
+    parser.add_argument("--force", action="store_true", help="seed again even where seeded")
+    parser.add_argument("--port-base", type=int, default=8100, help="serve: library, packages, docs here, +1, +2")
+    parser.add_argument("--sites", default="", help="comma-separated: library,packages,docs (default all)")
+    parser.add_argument("--families", nargs="*", help="only these families")
+    parser.add_argument("--policies", default="random,ranker,model")
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--top-k", type=int, default=10)
+    parser.add_argument("--max-steps", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--db", type=Path, default=Path("results/sites.db"))
+    args = parser.parse_args()
+    console = Console()
+    root = args.root or default_root()
+    args.root = root
+    if args.command == "generate":
+        from webagent.sites.data import write
+
+        for path in write(args.seed):
+            console.print(f"wrote {path}")
+        return 0
+    if args.command == "install":
+        install()
+        return 0
+    if args.command == "seed":
+        for app in APPS:
+            console.print(f"seeded {app} in {seed(app, root, force=args.force)}")
+        return 0
+    if args.command == "serve":
+        ports = {app: args.port_base + i for i, app in enumerate(APPS)}
+        with Suite(root, ports=ports) as suite:
+            for app in APPS:
+                console.print(f"{app:<9} {suite[app].url('/')}   request log {suite[app].log_path}")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                return 0
+    policies = ["solution"] if args.command == "check" else args.policies.split(",")
+    if args.command == "measure" and args.out is None:
+        args.out = Path("results/sites.json")
+    results = _agent_run(args, console, policies)
+    _table(results, console)
+    if args.out:
+        console.print(f"wrote {args.out}")
+    if args.command == "check":
+        return 0 if results["policies"]["solution"]["success_rate"] == 1.0 else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
