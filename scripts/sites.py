@@ -40,6 +40,9 @@ def _agent_run(args, console, policies: list[str]) -> dict:
     from webagent.store import Store
 
     tasks = read_site_tasks(sites=args.sites.split(",") if args.sites else (), families=args.families or ())
+    if args.per_family:
+        kept: dict[str, int] = defaultdict(int)
+        tasks = [t for t in tasks if (kept.__setitem__(t.family, kept[t.family] + 1) or kept[t.family]) <= args.per_family]
     store = Store(args.db)
     ranker = HybridRanker(Embedder())
     results: dict = {"settings": {k: str(v) for k, v in vars(args).items()}, "policies": {}}
@@ -81,11 +84,30 @@ def _agent_run(args, console, policies: list[str]) -> dict:
             summary["success_rate"] = sum(
                 r["outcome"] == "success" for rows in per_family.values() for r in rows
             ) / max(len(tasks), 1)
+            stored_policy = store.run(run_id)["policy"]
+            summary["latency"] = latency_percentiles(store.step_latencies(policy=stored_policy, run_id=run_id))
             results["policies"][name] = summary
             if args.out:
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(json.dumps(results, indent=2))
     return results
+
+
+def latency_percentiles(rows: list[dict]) -> dict:
+    """p50 / p95 seconds per stage, and of observe + rank + decide."""
+    import statistics
+
+    out = {}
+    stages = {"observe", "rank", "decide", "act"}
+    for stage in (*sorted(stages), "observe+rank+decide"):
+        if stage == "observe+rank+decide":
+            values = [r.get("observe", 0) + r.get("rank", 0) + r.get("decide", 0) for r in rows]
+        else:
+            values = [r[stage] for r in rows if stage in r]
+        if len(values) >= 2:
+            cuts = statistics.quantiles(values, n=20)
+            out[stage] = {"p50": round(statistics.median(values), 4), "p95": round(cuts[18], 4), "steps": len(values)}
+    return out
 
 
 def _table(results: dict, console) -> None:
@@ -112,6 +134,7 @@ def main() -> int:
     parser.add_argument("--port-base", type=int, default=8100, help="serve: library, packages, docs here, +1, +2")
     parser.add_argument("--sites", default="", help="comma-separated: library,packages,docs (default all)")
     parser.add_argument("--families", nargs="*", help="only these families")
+    parser.add_argument("--per-family", type=int, default=0, help="only the first N variants of each family")
     parser.add_argument("--policies", default="random,ranker,model")
     parser.add_argument("--model", default="default")
     parser.add_argument("--top-k", type=int, default=10)
@@ -138,6 +161,9 @@ def main() -> int:
         return 0
     if args.command == "serve":
         ports = {app: args.port_base + i for i, app in enumerate(APPS)}
+        import signal
+
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the applications too
         with Suite(root, ports=ports) as suite:
             for app in APPS:
                 console.print(f"{app:<9} {suite[app].url('/')}   request log {suite[app].log_path}")
