@@ -41,8 +41,10 @@ def _agent_run(args, console, policies: list[str]) -> dict:
 
     tasks = read_site_tasks(sites=args.sites.split(",") if args.sites else (), families=args.families or ())
     if args.per_family:
-        kept: dict[str, int] = defaultdict(int)
-        tasks = [t for t in tasks if (kept.__setitem__(t.family, kept[t.family] + 1) or kept[t.family]) <= args.per_family]
+        by_family: dict[str, list] = defaultdict(list)
+        for task in tasks:
+            by_family[task.family].append(task)
+        tasks = [t for t in tasks if by_family[t.family].index(t) < args.per_family]
     store = Store(args.db)
     ranker = HybridRanker(Embedder())
     results: dict = {"settings": {k: str(v) for k, v in vars(args).items()}, "policies": {}}
