@@ -5,6 +5,7 @@
     python scripts/sites.py serve [--port-base 8100] # serve all three on 127.0.0.1 until Ctrl-C
     python scripts/sites.py check                    # every task's scripted solution, through the agent loop
     python scripts/sites.py measure --policies random,ranker,model --out results/sites.json
+    python scripts/sites.py learn --families open-book --train 2 --policies model   # supervised, then fresh
     python scripts/sites.py generate                 # rewrite seed.json and tasks.jsonl (fixed seed)
 
 Applications live under --root (default: $WEBAGENT_SITES_ROOT or the user cache
@@ -95,6 +96,79 @@ def _agent_run(args, console, policies: list[str]) -> dict:
     return results
 
 
+def _learn(args, console) -> dict:
+    """Per family: zero-shot success on fresh variants, then --train supervised episodes
+    (the family's scripted solution as the person; memory on), then the fresh variants
+    again without supervision. Each family gets its own store, so memory holds only it."""
+    from webagent.assembly import assemble
+    from webagent.browser.session import BrowserSession
+    from webagent.candidates import HybridRanker
+    from webagent.embeddings import Embedder
+    from webagent.envs.site_solutions import SOLUTIONS
+    from webagent.envs.sites import FAMILIES, SiteEnv, read_site_tasks
+    from webagent.settings import AgentSettings, LoopSettings, MemorySettings, ModelSettings
+    from webagent.store import Store
+    from webagent.supervision import OracleSupervisor
+
+    ranker = HybridRanker(Embedder())
+    results: dict = {"settings": {k: str(v) for k, v in vars(args).items()}, "families": {}}
+    args.db.parent.mkdir(parents=True, exist_ok=True)
+    with Suite(args.root) as suite, BrowserSession() as session:
+        for family in args.families or FAMILIES:
+            tasks = read_site_tasks(families=[family])
+            train, fresh = tasks[: args.train], tasks[args.train :]
+            db = args.db.with_name(f"{args.db.stem}-learn-{family}.db")
+            db.unlink(missing_ok=True)
+            store = Store(db)
+            settings = AgentSettings(
+                policy=args.policies.split(",")[0],
+                model=ModelSettings(name=args.model, version="base"),
+                memory=MemorySettings(enabled=True),
+                loop=LoopSettings(max_steps=args.max_steps, top_k=args.top_k),
+                seed=args.seed,
+            )
+            supervisor = OracleSupervisor({t.name: SOLUTIONS[family] for t in tasks})
+            parts = assemble(settings, store, ranker=ranker, supervisor=supervisor)
+            run_id = parts.start_run(f"sites learn {family}", tasks=[t.name for t in tasks])
+
+            def episodes(agent, chosen, label, run_id=run_id):
+                rows = []
+                for task in chosen:
+                    env = SiteEnv(session, suite, task)
+                    env.reset(args.seed)
+                    result = agent.run_episode(env, run_id=run_id, task=task.name, seed=args.seed)
+                    fixes = sum(s.interventions for s in result.steps)
+                    rows.append({"task": task.name, "outcome": result.outcome, "interventions": fixes})
+                    console.print(f"{label:>9} {task.name:<28} {result.outcome:<10} interventions {fixes}")
+                return rows
+
+            before = episodes(parts.agent(supervised=False), fresh, "zero-shot")
+            taught = episodes(parts.agent(), train, "train")
+            after = episodes(parts.agent(supervised=False), fresh, "after")
+            parts.close()
+
+            def rate(rows):
+                return sum(r["outcome"] == "success" for r in rows) / max(len(rows), 1)
+
+            results["families"][family] = {
+                "train": taught,
+                "fresh_before": before,
+                "fresh_after": after,
+                "zero_shot": rate(before),
+                "after_training": rate(after),
+            }
+            if args.out:
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps(results, indent=2))
+    table = Table(title=f"Fresh variants: zero-shot and after {args.train} supervised episodes")
+    for col in ("family", "fresh", "zero-shot", "after"):
+        table.add_column(col)
+    for family, r in results["families"].items():
+        table.add_row(family, str(len(r["fresh_after"])), f"{r['zero_shot']:.0%}", f"{r['after_training']:.0%}")
+    console.print(table)
+    return results
+
+
 def latency_percentiles(rows: list[dict]) -> dict:
     """p50 / p95 seconds per stage, and of observe + rank + decide."""
     import statistics
@@ -130,12 +204,13 @@ def _table(results: dict, console) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("install", "seed", "serve", "check", "measure", "generate"))
+    parser.add_argument("command", choices=("install", "seed", "serve", "check", "measure", "learn", "generate"))
     parser.add_argument("--root", type=Path, default=None)
     parser.add_argument("--force", action="store_true", help="seed again even where seeded")
     parser.add_argument("--port-base", type=int, default=8100, help="serve: library, packages, docs here, +1, +2")
     parser.add_argument("--sites", default="", help="comma-separated: library,packages,docs (default all)")
     parser.add_argument("--families", nargs="*", help="only these families")
+    parser.add_argument("--train", type=int, default=2, help="learn: supervised episodes per family")
     parser.add_argument("--per-family", type=int, default=0, help="only the first N variants of each family")
     parser.add_argument("--policies", default="random,ranker,model")
     parser.add_argument("--model", default="default")
@@ -174,6 +249,11 @@ def main() -> int:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 return 0
+    if args.command == "learn":
+        args.out = args.out or Path("results/sites_learn.json")
+        _learn(args, console)
+        console.print(f"wrote {args.out}")
+        return 0
     policies = ["solution"] if args.command == "check" else args.policies.split(",")
     if args.command == "measure" and args.out is None:
         args.out = Path("results/sites.json")

@@ -96,3 +96,25 @@ def test_site_tasks_plug_into_the_agent_loop(browser, suite, tmp_path, embedder)
     stored = store.run_episodes(run)
     assert [e["outcome"] for e in stored] == ["success", "failure"]
     assert "search.html?q=" in stored[0]["final_url"]
+
+
+def test_the_solutions_supervise_an_agent_on_site_tasks(browser, suite, tmp_path, embedder):
+    """As OracleSupervisor's table by task name, a family's solution corrects every wrong
+    proposal: the supervised ranker baseline then succeeds, and the corrections are feedback."""
+    from webagent.assembly import assemble
+    from webagent.candidates import HybridRanker
+    from webagent.settings import AgentSettings, LoopSettings, MemorySettings
+    from webagent.store import Store
+    from webagent.supervision import OracleSupervisor
+
+    task = next(t for t in read_site_tasks(families=["filter-genre"]))
+    store = Store(tmp_path / "store.db")
+    settings = AgentSettings(policy="ranker", memory=MemorySettings(enabled=False), loop=LoopSettings(max_steps=6))
+    supervisor = OracleSupervisor({task.name: SOLUTIONS[task.family]})
+    parts = assemble(settings, store, ranker=HybridRanker(embedder), supervisor=supervisor)
+    run = parts.start_run("test")
+    env = SiteEnv(browser, suite, task)
+    env.reset()
+    result = parts.agent().run_episode(env, run_id=run, task=task.name)
+    assert result.outcome == Outcome.SUCCESS
+    assert store.feedback(episode_id=result.episode_id)
