@@ -117,11 +117,12 @@ class App:
     def reset(self) -> None:
         """Back to the seeded state (the library's database is restored from its pristine copy)."""
         if self.name == "library":
-            with (
-                sqlite3.connect(self.folder / "pristine.db") as src,
-                sqlite3.connect(self.folder / "library.db") as dst,
-            ):
+            src, dst = sqlite3.connect(self.folder / "pristine.db"), sqlite3.connect(self.folder / "library.db")
+            try:
                 src.backup(dst)
+            finally:  # a connection's `with` only commits; close them, once per episode adds up
+                src.close()
+                dst.close()
 
     def log_mark(self) -> int:
         return self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -137,8 +138,11 @@ class App:
     def query(self, sql: str, *params):
         """Rows from the library's database (read-only)."""
         uri = f"file:{self.folder / 'library.db'}?mode=ro"
-        with sqlite3.connect(uri, uri=True) as db:
+        db = sqlite3.connect(uri, uri=True)
+        try:
             return db.execute(sql, params).fetchall()
+        finally:
+            db.close()
 
 
 class Suite:
