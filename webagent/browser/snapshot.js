@@ -9,6 +9,7 @@
   const maxText = (options && options.maxText) || 200;
   const KEEP_ATTRS = ["id", "name", "type", "placeholder", "aria-label", "title", "alt", "href", "value", "role", "class"];
   const INTERACTIVE_TAGS = new Set(["a", "button", "input", "select", "textarea", "option", "summary"]);
+  const LANDMARK_TAGS = new Set(["main", "article", "section", "nav", "aside", "header", "footer", "body"]);
   const INTERACTIVE_ROLES = new Set(["button", "link", "checkbox", "radio", "tab", "menuitem", "option",
     "switch", "combobox", "textbox", "treeitem", "slider", "spinbutton", "searchbox"]);
   const SKIP_TAGS = new Set(["script", "style", "noscript", "template", "head", "meta", "link", "br", "hr"]);
@@ -67,7 +68,11 @@
     const role = el.getAttribute("role");
     if (role && INTERACTIVE_ROLES.has(role)) return true;
     if (el.isContentEditable && el.getAttribute("contenteditable") !== null) return true;
-    if (el.hasAttribute("onclick") || el.hasAttribute("tabindex") || typeof el.onclick === "function") return true;
+    // A landmark with tabindex="-1" is only a skip link's focus target (Django admin's
+    // <main>), not a control: its text stays the text of its own elements.
+    const landmark = LANDMARK_TAGS.has(tag) && el.tabIndex < 0;
+    const tabbable = el.hasAttribute("tabindex") && !landmark;
+    if (el.hasAttribute("onclick") || tabbable || typeof el.onclick === "function") return true;
     if (hasLibraryClickHandler(el)) return true;
     return style.cursor === "pointer" && !(el.parentElement && getComputedStyle(el.parentElement).cursor === "pointer");
   }

@@ -1,0 +1,1 @@
+"""The `library` Django project: books and authors managed in the Django admin."""
