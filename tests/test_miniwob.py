@@ -6,7 +6,7 @@ import pytest
 
 from webagent.actions import Action
 from webagent.envs.miniwob import MiniWoBEnv, read_task_names
-from webagent.errors import DataError
+from webagent.errors import BrowserError, DataError
 
 
 def test_server_is_local_and_serves_tasks(miniwob_server):
@@ -72,7 +72,8 @@ def test_structured_utterances_become_plain_instructions(browser, miniwob_server
     assert isinstance(instruction, str) and instruction.strip()
 
 
-def test_a_task_that_cannot_start_is_recorded_and_the_batch_goes_on(store, monkeypatch):
+@pytest.mark.parametrize("error", [BrowserError("this task is broken"), TypeError("this task is broken")])
+def test_a_task_that_cannot_start_is_recorded_and_the_batch_goes_on(store, monkeypatch, error):
     from webagent.envs import miniwob
     from webagent.runs import run_miniwob
     from webagent.settings import AgentSettings
@@ -81,7 +82,7 @@ def test_a_task_that_cannot_start_is_recorded_and_the_batch_goes_on(store, monke
 
     def start(page, seed):
         if "click-button.html" in page.url:
-            raise miniwob.BrowserError("this task is broken")
+            raise error
         return real_start(page, seed)
 
     monkeypatch.setattr(miniwob, "_start_episode", start)

@@ -84,13 +84,14 @@ def run_miniwob(
                     reporter.describe(f"{task} seed {seed}")
                     try:
                         env.reset(seed)
-                    except WebAgentError as exc:  # one task that cannot start never ends the batch
+                        row = episode_row(agent.run_episode(env, run_id=run_id, task=task, seed=seed), task, seed)
+                    except Exception as exc:  # noqa: BLE001 - one task that cannot start or run never ends the batch
+                        why = str(exc) if isinstance(exc, WebAgentError) else f"{type(exc).__name__}: {exc}"
                         row = {"task": task, "seed": seed, "reward": None, "outcome": Outcome.ERROR, "steps": 0}
-                        per_task[task].append({**row, "actions": [], "error": str(exc)})
-                        reporter.note(f"[red]✗[/red] {task} seed {seed}: could not start: {exc}")
+                        per_task[task].append({**row, "actions": [], "error": why})
+                        reporter.note(f"[red]✗[/red] {task} seed {seed}: could not run: {why}")
                         reporter.advance()
                         continue
-                    row = episode_row(agent.run_episode(env, run_id=run_id, task=task, seed=seed), task, seed)
                     per_task[task].append(row)
                     reporter.note(
                         f"{_mark(row)} {task} seed {seed}: {row['outcome']} reward={row['reward']} "
