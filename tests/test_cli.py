@@ -144,3 +144,45 @@ def test_miniwob_with_trace_writes_one_trace_per_episode(tmp_path):
     for episode in episodes:
         with zipfile.ZipFile(traces / f"episode-{episode:06d}.zip") as z:
             assert "trace.trace" in z.namelist() and z.getinfo("trace.trace").file_size > 0
+
+
+@pytest.mark.parametrize("until_url", ["nav_target.html", r"/nav_\w+\.html$"])
+def test_run_ends_with_success_when_the_url_matches(tmp_path, fixture_server, until_url):
+    """--until-url: a substring of the page's URL, or a regular expression found in it."""
+    db, out = tmp_path / "w.db", tmp_path / "out.json"
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--url",
+            f"{fixture_server}/nav.html",
+            "--task",
+            "Click the link: Go to the next page",
+            "--until-url",
+            until_url,
+            "--policy",
+            "ranker",
+            "--max-steps",
+            "4",
+            "--db",
+            str(db),
+            "--json",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    row = json.loads(out.read_text())["tasks"][f"{fixture_server}/nav.html"]["episodes_detail"][0]
+    assert row["outcome"] == "success" and row["steps"] == 1
+    assert row["final_url"] == f"{fixture_server}/nav_target.html"
+    assert list(Store(db).db["episodes"].rows)[0]["outcome"] == "success"
+
+
+def test_until_url_is_a_substring_or_a_regex():
+    from webagent.envs.scripted import url_matches
+
+    url = "http://127.0.0.1:8000/search?q=a(b&page=2"
+    assert url_matches("?q=a(b", url)  # not a valid expression: a substring
+    assert url_matches(r"page=\d+$", url)
+    assert url_matches("/search", url)
+    assert not url_matches(r"page=\d{2}", url)
+    assert not url_matches("/item/", url)

@@ -6,7 +6,7 @@ import pytest
 
 from webagent.actions import Action
 from webagent.envs.miniwob import MiniWoBEnv, read_task_names
-from webagent.errors import DataError
+from webagent.errors import BrowserError, DataError
 
 
 def test_server_is_local_and_serves_tasks(miniwob_server):
@@ -72,7 +72,8 @@ def test_structured_utterances_become_plain_instructions(browser, miniwob_server
     assert isinstance(instruction, str) and instruction.strip()
 
 
-def test_a_task_that_cannot_start_is_recorded_and_the_batch_goes_on(store, monkeypatch):
+@pytest.mark.parametrize("error", [BrowserError("this task is broken"), TypeError("this task is broken")])
+def test_a_task_that_cannot_start_is_recorded_and_the_batch_goes_on(store, monkeypatch, error):
     from webagent.envs import miniwob
     from webagent.runs import run_miniwob
     from webagent.settings import AgentSettings
@@ -81,7 +82,7 @@ def test_a_task_that_cannot_start_is_recorded_and_the_batch_goes_on(store, monke
 
     def start(page, seed):
         if "click-button.html" in page.url:
-            raise miniwob.BrowserError("this task is broken")
+            raise error
         return real_start(page, seed)
 
     monkeypatch.setattr(miniwob, "_start_episode", start)
@@ -89,3 +90,37 @@ def test_a_task_that_cannot_start_is_recorded_and_the_batch_goes_on(store, monke
     broken, fine = results["tasks"]["click-button"], results["tasks"]["click-test"]
     assert broken["episodes_detail"][0]["outcome"] == "error" and "broken" in broken["episodes_detail"][0]["error"]
     assert fine["episodes"] == 1 and fine["episodes_detail"][0]["outcome"] != "error"
+
+
+def test_the_sweep_records_every_task_and_goes_on(store, monkeypatch):
+    """scripts/sweep_miniwob.py's batch: a task whose reset raises (of any kind) is an
+    error with its message, an unsupported one says why, and the others still run."""
+    from webagent.envs import miniwob
+    from webagent.runs import sweep_miniwob
+    from webagent.settings import AgentSettings, LoopSettings, MemorySettings
+
+    real_start = miniwob._start_episode
+
+    def start(page, seed):
+        if "click-button.html" in page.url:
+            raise TypeError("this task is broken")
+        return real_start(page, seed)
+
+    monkeypatch.setattr(miniwob, "_start_episode", start)
+    settings = AgentSettings(policy="ranker", memory=MemorySettings(enabled=False), loop=LoopSettings(max_steps=2))
+    tasks = {"click-button": None, "flight.AA": "FlightWoB: not served", "click-test": None}
+    rows = {r["task"]: r for r in sweep_miniwob(tasks, settings, store=store)}
+    assert list(rows) == list(tasks)
+    assert rows["click-button"]["status"] == "error" and rows["click-button"]["why"] == "TypeError: this task is broken"
+    assert rows["flight.AA"] == {**rows["flight.AA"], "status": "unsupported", "why": "FlightWoB: not served"}
+    assert rows["click-test"]["status"] == "ran" and rows["click-test"]["outcome"] in ("success", "failure")
+
+
+def test_package_tasks_name_every_task_and_why_some_are_unsupported():
+    from webagent.envs.miniwob import available_tasks, package_tasks
+
+    tasks = package_tasks()
+    assert set(available_tasks()) <= set(tasks)
+    assert all(tasks[t] is None for t in available_tasks())
+    flights = [t for t in tasks if t.startswith("flight.")]
+    assert flights and all("FlightWoB" in tasks[t] for t in flights)

@@ -325,3 +325,116 @@ def test_observe_waits_for_a_page_still_arriving(browser, slow_server):
     obs = browser.call(observe)
     assert obs.title == "Slow"
     assert by_dom_id(obs, "late").text == "Late part"
+
+
+# -- what real pages need: roles, link targets, landmarks, the viewport ---------------
+
+
+def test_implicit_roles_without_a_role_attribute(browser, fixture_server):
+    obs = load(browser, fixture_server, "landmarks.html")
+    roles = {
+        "install": "link",
+        "nohref": "",  # an <a> without href is no link
+        "logo-img": "img",
+        "spacer": "presentation",  # alt="" marks an image as decoration
+        "title": "heading",
+        "q": "searchbox",
+        "city": "combobox",  # a text field with a list of suggestions
+        "mail-field": "textbox",
+        "comment": "textbox",
+        "go": "button",
+        "save": "button",
+        "remember": "checkbox",
+        "yes": "radio",
+        "one": "combobox",
+        "many": "listbox",
+    }
+    for dom_id, role in roles.items():
+        el = by_dom_id(obs, dom_id)
+        assert (el.role, el.explicit_role) == (role, False), dom_id
+    custom = by_dom_id(obs, "custom")  # role="Button tab": the first role, as ARIA reads it
+    assert (custom.role, custom.explicit_role) == ("button", True)
+    toggle = by_dom_id(load(browser, fixture_server, "controls.html"), "toggle")
+    assert (toggle.role, toggle.explicit_role) == ("switch", True)
+
+
+def test_describe_names_only_explicit_roles(browser, fixture_server):
+    """MiniWoB++ prompts and the ranker read describe(): implicit roles stay out of it."""
+    obs = load(browser, fixture_server, "landmarks.html")
+    assert by_dom_id(obs, "install").describe() == 'a text="Installation"'
+    assert by_dom_id(obs, "custom").describe() == 'div role=button text="Custom"'
+
+
+def test_link_targets_are_paths(browser, fixture_server):
+    obs = load(browser, fixture_server, "landmarks.html")
+    assert by_dom_id(obs, "install").target == "/docs/install.html?lang=en"  # same site: path and query, no #
+    assert by_dom_id(obs, "logo").target == "/index.html"
+    assert by_dom_id(obs, "elsewhere").target == "example.org/other/page?x=1"  # another site: its host first
+    assert by_dom_id(obs, "mail").target == "mailto:team@example.org"
+    for dom_id in ("anchor", "script", "nohref"):  # nowhere to go
+        assert by_dom_id(obs, dom_id).target == "", dom_id
+    assert by_dom_id(obs, "save").target == ""
+
+
+def test_a_link_showing_only_an_image_is_named_by_its_alt(browser, fixture_server):
+    logo = by_dom_id(load(browser, fixture_server, "landmarks.html"), "logo")
+    assert (logo.text, logo.label) == ("", "Project logo")
+
+
+def test_landmarks_and_headings_as_context(browser, fixture_server):
+    obs = load(browser, fixture_server, "landmarks.html")
+    assert by_dom_id(obs, "logo").landmark == "header"
+    assert by_dom_id(obs, "install").landmark == 'nav "Main menu"'
+    assert by_dom_id(obs, "title").landmark == "main"
+    q = by_dom_id(obs, "q")
+    assert (q.landmark, q.context) == ('form "Search the docs"', "Getting started")
+    assert by_dom_id(obs, "save").landmark == "form"  # an unnamed form still says where a field is
+    topic = by_dom_id(obs, "topic")
+    assert (topic.landmark, topic.context) == ('region "Topics"', "More topics")
+    assert by_dom_id(obs, "aside-text").landmark == "aside"
+    assert by_dom_id(obs, "foot").landmark == "footer"
+    assert by_dom_id(load(browser, fixture_server, "controls.html"), "go").landmark == ""
+
+
+def test_whether_an_element_is_in_the_viewport(browser, fixture_server):
+    obs = load(browser, fixture_server, "landmarks.html")
+    assert obs.viewport[0] > 0 and obs.viewport[1] > 0
+    title, far = by_dom_id(obs, "title"), by_dom_id(obs, "far")
+    assert title.in_viewport and title.viewport == ""
+    assert far.visible and not far.in_viewport and far.viewport == "below"
+    browser.call(lambda page: page.evaluate("document.getElementById('far').scrollIntoView()"))
+    obs = browser.call(observe)
+    assert by_dom_id(obs, "far").in_viewport
+    assert by_dom_id(obs, "title").viewport == "above"
+    # Not shown at all is not "off screen".
+    gone = by_dom_id(load(browser, fixture_server, "controls.html"), "gone")
+    assert not gone.visible and not gone.in_viewport and gone.viewport == ""
+
+
+def test_the_prompt_line_of_a_real_page(browser, fixture_server):
+    obs = load(browser, fixture_server, "landmarks.html")
+    line = {dom_id: by_dom_id(obs, dom_id).line() for dom_id in ("install", "q", "go", "title", "far", "remember")}
+    assert line["install"] == 'link text="Installation" href=/docs/install.html?lang=en in nav "Main menu"'
+    assert line["q"] == 'searchbox placeholder="Search" in form "Search the docs" under "Getting started"'
+    assert line["go"] == 'button type=submit value="Go" in form "Search the docs" under "Getting started"'
+    assert line["title"] == 'h1 text="Getting started" in main'  # a heading is not "under" itself
+    assert line["far"] == 'link text="Far below" href=/nav_target.html in main under "More topics" (below)'
+    assert line["remember"] == 'checkbox label="Remember me" unchecked in form under "Getting started"'
+
+
+def test_real_site_prompts_show_the_page_and_the_lines_miniwob_keeps_describe(browser, fixture_server):
+    from webagent.actions import ALL_VERBS
+    from webagent.candidates import Candidate
+    from webagent.policy import state_text
+
+    obs = load(browser, fixture_server, "landmarks.html", verbs=ALL_VERBS)
+    candidates = [Candidate(by_dom_id(obs, d), 1.0) for d in ("install", "q")]
+    text = state_text("Open the installation page", obs, candidates, [])
+    assert f"Page: Docs home ({fixture_server}/landmarks.html)" in text
+    assert f"[{candidates[0].id}] {candidates[0].element.line()}" in text
+    assert "in nav" in text and "href=/docs/install.html" in text
+    basic = load(browser, fixture_server, "landmarks.html")  # MiniWoB++'s verbs: the prompt as measured
+    candidates = [Candidate(by_dom_id(basic, d), 1.0) for d in ("install", "q")]
+    text = state_text("Open the installation page", basic, candidates, [])
+    assert "Page:" not in text and "in nav" not in text
+    assert f"[{candidates[0].id}] {candidates[0].element.describe()}" in text

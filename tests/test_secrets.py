@@ -34,6 +34,16 @@ def test_mask_reveal_round_trip_and_short_values_only_where_they_stand_alone():
     assert "hunter22" not in repr(secrets)
 
 
+def test_an_observation_is_masked_in_its_link_targets_and_landmarks_too():
+    from webagent.browser.observation import Element, Observation
+
+    secrets = Secrets({"TOKEN": "tok3nvalue"})
+    link = Element("1", "a", role="link", text="Reset", target="/reset?t=tok3nvalue", landmark='form "tok3nvalue"')
+    masked = secrets.mask_observation(Observation(url="http://x/", title="t", elements=(link,)))
+    assert "tok3nvalue" not in masked.elements[0].line()
+    assert masked.elements[0].target == "/reset?t={TOKEN}" and masked.elements[0].landmark == 'form "{TOKEN}"'
+
+
 def test_a_value_typed_into_a_password_field_becomes_a_secret():
     secrets = Secrets()
     assert secrets.declare_typed("s3cret!") and not secrets.declare_typed("s3cret!")

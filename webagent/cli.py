@@ -294,9 +294,11 @@ def miniwob(
 def run(
     url: Annotated[str, typer.Option(help="start page")] = "",
     task: Annotated[str, typer.Option(help="the instruction")] = "",
-    task_file: Annotated[Path | None, typer.Option(help="JSON Lines of {url, instruction, until_text?}")] = None,
+    task_file: Annotated[Path | None, typer.Option(help="JSON Lines of {url, instruction, until_*?}")] = None,
     until_text: Annotated[str | None, typer.Option(help="the task is done when this text appears")] = None,
-    until_url: Annotated[str | None, typer.Option(help="the task is done when the URL contains this")] = None,
+    until_url: Annotated[
+        str | None, typer.Option(help="the task is done when the URL contains this, or matches it as a regex")
+    ] = None,
     policy: PolicyOpt = "model",
     model: ModelOpt = "default",
     top_k: TopKOpt = 10,

@@ -127,11 +127,15 @@ def state_text(
 ) -> str:
     """The user turn of a step's prompt: the task, the page (on real sites: where the
     agent is matters there; MiniWoB++ prompts stay as measured), the actions so far,
-    what happened that the page does not show, the shown elements."""
+    what happened that the page does not show, the shown elements (on real sites
+    with their roles, link targets, landmarks, headings and whether they are off
+    screen: `Element.line()`; on MiniWoB++ as `Element.describe()`)."""
+    real_site = "STOP" in observation.verbs
     return render(
         "step.jinja",
         instruction=instruction,
-        page=(observation.title, observation.url) if "STOP" in observation.verbs else None,
+        page=(observation.title, observation.url) if real_site else None,
+        rich=real_site,
         events=observation.events,
         history=[a.to_dsl() for a in history],
         last_error=observation.last_error,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
+import time
 from collections.abc import Sequence
 
 from webagent.agent import EpisodeResult
@@ -95,14 +96,15 @@ def run_miniwob(
                     try:
                         capture.begin()
                         env.reset(seed)
-                    except WebAgentError as exc:  # one task that cannot start never ends the batch
+                        row = episode_row(agent.run_episode(env, run_id=run_id, task=task, seed=seed), task, seed)
+                    except Exception as exc:  # noqa: BLE001 - one task that cannot start or run never ends the batch
+                        why = str(exc) if isinstance(exc, WebAgentError) else f"{type(exc).__name__}: {exc}"
                         capture.discard()
                         row = {"task": task, "seed": seed, "reward": None, "outcome": Outcome.ERROR, "steps": 0}
-                        per_task[task].append({**row, "actions": [], "error": str(exc)})
-                        reporter.note(f"[red]✗[/red] {task} seed {seed}: could not start: {exc}")
+                        per_task[task].append({**row, "actions": [], "error": why})
+                        reporter.note(f"[red]✗[/red] {task} seed {seed}: could not run: {why}")
                         reporter.advance()
                         continue
-                    row = episode_row(agent.run_episode(env, run_id=run_id, task=task, seed=seed), task, seed)
                     per_task[task].append(row)
                     reporter.note(
                         f"{_mark(row)} {task} seed {seed}: {row['outcome']} reward={row['reward']} "
@@ -112,6 +114,81 @@ def run_miniwob(
     finally:
         parts.close()
     return {"run_id": run_id, "settings": settings.record(), **parts.describe(), **summarize(per_task)}
+
+
+def sweep_miniwob(
+    tasks: dict[str, str | None],
+    settings: AgentSettings,
+    *,
+    store: Store,
+    seed: int = 0,
+    reporter: Reporter | None = None,
+) -> list[dict]:
+    """One episode of each task, whatever happens: a row per task with `status`
+    `ran` (its outcome and reward), `unsupported` (why: given in `tasks`, or a page
+    with nothing the actions can reach) or `error` (the exception's type and
+    message). Nothing one task does ends the sweep; a browser that dies is started
+    again for the next task."""
+    reporter = reporter or Reporter()
+    parts = assemble(settings, store)
+    agent = parts.agent()
+    run_id = parts.start_run("miniwob sweep", tasks=list(tasks), episodes=1)
+    rows: list[dict] = []
+    session = None
+    try:
+        with MiniWoBServer() as server, reporter.running():
+            reporter.start(len(tasks), "tasks")
+            for task, unsupported in tasks.items():
+                reporter.describe(task)
+                row = {"task": task, "seed": seed, "status": "ran", "why": None, "outcome": None, "reward": None}
+                start = time.perf_counter()
+                try:
+                    if unsupported:
+                        row.update(status="unsupported", why=unsupported)
+                    else:
+                        if session is None:
+                            session = BrowserSession(settings.browser_config()).start()
+                        session.new_context()  # nothing a task left behind reaches the next
+                        row.update(_sweep_one(agent, session, server, task, seed, run_id))
+                except Exception as exc:  # noqa: BLE001 - the sweep records every failure and goes on
+                    row.update(status="error", why=f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
+                if row["status"] == "error" and session is not None and not _usable(session):
+                    session.close()  # the next task gets a fresh browser
+                    session = None
+                row["seconds"] = round(time.perf_counter() - start, 2)
+                rows.append(row)
+                mark = {"ran": "[green]ran[/green]", "unsupported": "[yellow]unsupported[/yellow]"}
+                reporter.note(f"{mark.get(row['status'], '[red]error[/red]')} {task}: {row['outcome'] or row['why']}")
+                reporter.advance()
+    finally:
+        if session is not None:
+            session.close()
+        parts.close()
+    return rows
+
+
+def _usable(session: BrowserSession) -> bool:
+    try:
+        session.new_context()
+    except Exception:  # noqa: BLE001 - any failure means: start another
+        return False
+    return session.responsive()
+
+
+def _sweep_one(agent, session, server, task: str, seed: int, run_id) -> dict:
+    env = MiniWoBEnv(session, server, task)
+    env.reset(seed)
+    if not env.observe().actionable:
+        return {"status": "unsupported", "why": "the page has no element the actions can reach (canvas or coordinates)"}
+    result = agent.run_episode(env, run_id=run_id, task=task, seed=seed)
+    if result.outcome == Outcome.ERROR:
+        return {"status": "error", "why": result.error, "outcome": str(result.outcome), "steps": len(result.steps)}
+    return {
+        "outcome": str(result.outcome),
+        "reward": result.reward,
+        "steps": len(result.steps),
+        "actions": [s.action.to_dsl() for s in result.steps],
+    }
 
 
 def run_scripted(

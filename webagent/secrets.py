@@ -206,7 +206,10 @@ class Secrets:
             return observation
         blob = "\n".join(
             [observation.url, observation.title, observation.html, observation.last_error or ""]
-            + [f"{e.text}\n{e.label}\n{e.value}\n{e.placeholder}\n{e.context}" for e in observation.elements]
+            + [
+                f"{e.text}\n{e.label}\n{e.value}\n{e.placeholder}\n{e.context}\n{e.landmark}\n{e.target}"
+                for e in observation.elements
+            ]
             + [v for e in observation.elements for _, v in e.attributes]
             + [o for e in observation.elements for o in e.options]
         )
@@ -221,6 +224,8 @@ class Secrets:
                 value=m(e.value),
                 placeholder=m(e.placeholder),
                 context=m(e.context),
+                landmark=m(e.landmark),
+                target=m(e.target),
                 options=tuple(m(o) for o in e.options),
                 selected_option=m(e.selected_option),
                 attributes=tuple((k, m(v)) for k, v in e.attributes),

@@ -16,7 +16,7 @@ class Element:
 
     id: str
     tag: str
-    role: str = ""
+    role: str = ""  # the ARIA role: the role attribute's, else the tag's implicit one (a[href] is a link)
     text: str = ""
     label: str = ""
     placeholder: str = ""
@@ -31,9 +31,17 @@ class Element:
     editable: bool = False
     box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     parent_id: str | None = None
-    context: str = ""
+    context: str = ""  # the nearest heading (or legend) before the element
     frame: tuple[str, ...] = ()
     attributes: tuple[tuple[str, str], ...] = ()
+    explicit_role: bool = True  # the role came from a role attribute (not implied by the tag)
+    landmark: str = ""  # the nearest landmark around it: nav, main, form, aside, header, footer, ...; 'nav "Docs"'
+    target: str = ""  # where a link goes: path and query on the page's own site, host first elsewhere
+    viewport: str = ""  # "" inside the viewport (or not visible), else the side it is off: above, below, aside
+
+    @property
+    def in_viewport(self) -> bool:
+        return self.visible and not self.viewport
 
     @property
     def shown_value(self) -> str:
@@ -47,7 +55,7 @@ class Element:
     def describe(self) -> str:
         """A one-line description, the way the ranker and the model read an element."""
         parts = [self.tag if not self.input_type else f"{self.tag} type={self.input_type}"]
-        if self.role and self.role != self.tag:
+        if self.role and self.explicit_role and self.role != self.tag:
             parts.append(f"role={self.role}")
         for name, text in (("label", self.label), ("text", self.text), ("placeholder", self.placeholder)):
             if text and (name == "text" or text != self.text):
@@ -61,6 +69,50 @@ class Element:
         if not self.enabled:
             parts.append("disabled")
         return " ".join(parts)
+
+    def line(self) -> str:
+        """The line a real site's prompt shows: the role first (link, textbox,
+        button, ...), what the element says, where a link goes, the landmark and
+        heading it sits under, and which way it is off screen. MiniWoB++ prompts
+        keep describe() (their numbers were measured with it)."""
+        kind = self.role if self.role and self.role not in ("presentation", "none", "generic") else self.tag
+        if kind == "heading" and self.tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            kind = self.tag  # the level says more than "heading"
+        parts = [kind]
+        if self.input_type and self.input_type not in _TYPES_OF_ROLE.get(kind, ()):
+            parts.append(f"type={self.input_type}")
+        for name, text in (("label", self.label), ("text", self.text), ("placeholder", self.placeholder)):
+            if text and (name == "text" or text != self.text):
+                parts.append(f'{name}="{_clip(text, 80)}"')
+        if self.value:
+            parts.append(f'value="{_clip(self.shown_value, 40)}"')
+        if self.checked is not None:
+            parts.append("checked" if self.checked else "unchecked")
+        if self.options:
+            parts.append("options=" + "|".join(_clip(o, 30) for o in self.options[:12]))
+        if not self.enabled:
+            parts.append("disabled")
+        if self.target:
+            parts.append(f"href={_clip(self.target, 60)}")
+        if self.landmark:
+            parts.append(f"in {_clip(self.landmark, 40)}")
+        if self.context and self.context != self.text:
+            parts.append(f'under "{_clip(self.context, 40)}"')
+        if self.visible and self.viewport:
+            parts.append(f"({self.viewport})")
+        return " ".join(parts)
+
+
+# The input types a role already says (a checkbox input is a checkbox): not repeated.
+_TYPES_OF_ROLE = {
+    "textbox": ("text",),
+    "searchbox": ("search",),
+    "checkbox": ("checkbox",),
+    "radio": ("radio",),
+    "slider": ("range",),
+    "spinbutton": ("number",),
+    "button": ("button",),
+}
 
 
 @dataclass(frozen=True)
@@ -76,6 +128,7 @@ class Observation:
     # The verbs the environment offers at this step (webagent.actions); MiniWoB++
     # keeps the basic three, real sites add PRESS, SCROLL, BACK and STOP.
     verbs: tuple[str, ...] = ("CLICK", "TYPE", "SELECT")
+    viewport: tuple[float, float] = (0.0, 0.0)  # the window's width and height (CSS pixels)
     # What happened since the last look that the page does not show: a dialog
     # answered, a tab opened or closed (webagent.browser.tabs).
     events: tuple[str, ...] = ()
@@ -125,6 +178,10 @@ def element_from_snapshot(raw: dict) -> Element:
             context=raw.get("context") or "",
             frame=tuple(str(f) for f in raw.get("frame") or ()),
             attributes=tuple((k, str(v)) for k, v in (raw.get("attributes") or {}).items()),
+            explicit_role=bool(raw.get("explicitRole", True)),
+            landmark=raw.get("landmark") or "",
+            target=raw.get("target") or "",
+            viewport=raw.get("viewport") or "",
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise BrowserError(f"snapshot record is malformed ({exc!r}): {raw!r:.200}") from exc

@@ -52,6 +52,7 @@ def observe(
         **extra,
         url=raw["url"],
         title=raw["title"],
+        viewport=tuple(float(v) for v in raw.get("viewport") or (0, 0)),
         elements=elements,
         html=cleaned_html(elements),
         screenshot=shot,

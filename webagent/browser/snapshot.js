@@ -13,6 +13,48 @@
   const INTERACTIVE_ROLES = new Set(["button", "link", "checkbox", "radio", "tab", "menuitem", "option",
     "switch", "combobox", "textbox", "treeitem", "slider", "spinbutton", "searchbox"]);
   const SKIP_TAGS = new Set(["script", "style", "noscript", "template", "head", "meta", "link", "br", "hr"]);
+  const viewW = top.innerWidth, viewH = top.innerHeight;
+
+  // The role an element has without a role attribute (after HTML-AAM, the cases a
+  // page's controls and structure need).
+  const INPUT_ROLES = { checkbox: "checkbox", radio: "radio", button: "button", submit: "button", reset: "button",
+    image: "button", range: "slider", number: "spinbutton", search: "searchbox", email: "textbox", tel: "textbox",
+    text: "textbox", url: "textbox", password: "textbox" };
+  const TAG_ROLES = { button: "button", textarea: "textbox", option: "option", summary: "button", h1: "heading",
+    h2: "heading", h3: "heading", h4: "heading", h5: "heading", h6: "heading", nav: "navigation", main: "main",
+    aside: "complementary", header: "banner", footer: "contentinfo", form: "form", dialog: "dialog", ul: "list",
+    ol: "list", li: "listitem", table: "table", tr: "row", td: "cell", th: "columnheader", fieldset: "group",
+    details: "group", progress: "progressbar", article: "article", menu: "list" };
+  function implicitRole(el, tag) {
+    if (tag === "a" || tag === "area") return el.hasAttribute("href") ? "link" : "";
+    if (tag === "input") {
+      const t = (el.getAttribute("type") || "text").toLowerCase();
+      const r = INPUT_ROLES[t] || "";
+      return r === "textbox" || r === "searchbox" ? (el.hasAttribute("list") ? "combobox" : r) : r;
+    }
+    if (tag === "select") return el.multiple || el.size > 1 ? "listbox" : "combobox";
+    if (tag === "img") return el.getAttribute("alt") === "" ? "presentation" : "img";
+    if (tag === "section") return el.hasAttribute("aria-label") || el.hasAttribute("aria-labelledby") ? "region" : "";
+    return TAG_ROLES[tag] || "";
+  }
+  // Landmarks: what part of the page an element sits in, as a person names it.
+  const LANDMARKS = { navigation: "nav", main: "main", form: "form", search: "search", complementary: "aside",
+    banner: "header", contentinfo: "footer", region: "region", dialog: "dialog", alertdialog: "dialog" };
+
+  // Where a link goes: its path and query on this site, host, path and query elsewhere.
+  function targetOf(el) {
+    const href = el.getAttribute("href");
+    if (href === null || href === "" || href[0] === "#") return "";
+    let u = el;
+    if (typeof el.pathname !== "string") {  // an SVG <a>: no URL parts of its own
+      try { u = new URL(href, el.ownerDocument.baseURI); } catch (e) { return ""; }
+    }
+    const protocol = u.protocol;
+    if (protocol === "mailto:" || protocol === "tel:") return href.slice(0, 120);
+    if (protocol !== "http:" && protocol !== "https:" && protocol !== "file:") return "";  // javascript: and the like
+    const here = protocol === "file:" || u.host === location.host;
+    return ((here ? "" : u.host) + u.pathname + u.search).slice(0, 120);
+  }
 
   const exclude = (options && options.exclude) || [];
   const excluded = (el) => exclude.some((sel) => el.matches(sel));
@@ -62,7 +104,9 @@
     return Array.isArray(el.__on) && el.__on.some((h) => h.type === "click"); // d3 v4+
   }
 
-  function isInteractive(el, style) {
+  // parentCursor: the parent's computed cursor, handed down by the walk (one
+  // getComputedStyle per element, not two); undefined where the walk does not know it.
+  function isInteractive(el, style, parentCursor) {
     const tag = el.tagName.toLowerCase();
     if (INTERACTIVE_TAGS.has(tag)) return true;
     const role = el.getAttribute("role");
@@ -74,7 +118,9 @@
     const tabbable = el.hasAttribute("tabindex") && !landmark;
     if (el.hasAttribute("onclick") || tabbable || typeof el.onclick === "function") return true;
     if (hasLibraryClickHandler(el)) return true;
-    return style.cursor === "pointer" && !(el.parentElement && getComputedStyle(el.parentElement).cursor === "pointer");
+    if (style.cursor !== "pointer") return false;
+    if (parentCursor === undefined) parentCursor = el.parentElement ? getComputedStyle(el.parentElement).cursor : "";
+    return parentCursor !== "pointer";
   }
 
   function visibleOf(el, style, rect) {
@@ -89,21 +135,22 @@
   // context: the nearest heading (or legend) before the element in document
   // order; visit() returns the context in force after the element, so that a
   // heading labels the siblings that follow it.
-  function walk(node, parentId, interactiveAncestor, frame, offset, doc, context) {
+  // landmark: the nearest landmark around the element ("nav", 'form "Search"', ...).
+  function walk(node, parentId, interactiveAncestor, frame, offset, doc, context, landmark, cursor) {
     let ctx = context;
     for (const child of node.children || []) {
-      ctx = visit(child, parentId, interactiveAncestor, frame, offset, doc, ctx);
+      ctx = visit(child, parentId, interactiveAncestor, frame, offset, doc, ctx, landmark, cursor);
     }
     return ctx;
   }
 
-  function visit(el, parentId, interactiveAncestor, frame, offset, doc, context) {
+  function visit(el, parentId, interactiveAncestor, frame, offset, doc, context, landmark, parentCursor) {
     const tag = el.tagName.toLowerCase();
     if (SKIP_TAGS.has(tag) || el.getAttribute(ATTR + "-ignore") !== null || excluded(el)) return context;
     const style = getComputedStyle(el);
     const rect = el.getBoundingClientRect();
     const visible = visibleOf(el, style, rect);
-    const interactive = isInteractive(el, style);
+    const interactive = isInteractive(el, style, parentCursor);
     // A field's own content is its value (a textarea's text is only its default,
     // a select's is every option run together), not its text.
     const fieldTag = tag === "select" || tag === "textarea";
@@ -112,13 +159,23 @@
     let myId = parentId;
     let myContext = context;
     if (isHeading && clean(el.textContent)) myContext = clean(el.textContent);
+    const explicitRole = (el.getAttribute("role") || "").trim().split(/\s+/)[0].toLowerCase();
+    const role = explicitRole || implicitRole(el, tag);
+    let myLandmark = landmark;
+    const mark = LANDMARKS[role];
+    if (mark) {
+      // (A form is a landmark in ARIA only when named; unnamed, it still tells where a field is.)
+      const name = el.getAttribute("aria-label") || el.getAttribute("title") || "";
+      myLandmark = name ? `${mark} "${clean(name).slice(0, 40)}"` : mark;
+    }
     const record = (interactive && !(tag === "option")) || (text && !interactiveAncestor) || tag === "iframe" || tag === "img";
     if (record) {
       myId = idOf(el);
       const r = {
         id: myId,
         tag,
-        role: el.getAttribute("role") || "",
+        role,
+        explicitRole: explicitRole !== "",
         text,
         label: labelOf(el, doc),
         placeholder: el.getAttribute("placeholder") || "",
@@ -135,9 +192,19 @@
         box: [rect.x + offset[0], rect.y + offset[1], rect.width, rect.height],
         parent: parentId,
         context: clean(myContext),
+        landmark: landmark,
+        target: tag === "a" || tag === "area" ? targetOf(el) : "",
+        // Where a visible element is against the viewport: "" inside it, else the side it is off.
+        viewport: !visible || (rect.width === 0 && rect.height === 0) ? "" : rect.y + offset[1] >= viewH ? "below" : rect.y + offset[1] + rect.height <= 0 ? "above"
+          : rect.x + offset[0] >= viewW || rect.x + offset[0] + rect.width <= 0 ? "aside" : "",
         frame: frame.slice(),
         attributes: {},
       };
+      // A link or button that shows only an image is named by the image's alt text.
+      if (interactive && !text && !r.label && el.firstElementChild) {
+        const img = el.querySelector("img[alt]");
+        if (img) r.label = clean(img.getAttribute("alt"));
+      }
       for (const a of KEEP_ATTRS) {
         const v = el.getAttribute(a);
         if (v !== null && v !== "") r.attributes[a] = v.slice(0, 200);
@@ -158,6 +225,11 @@
         r.value = clean(el.textContent);
       }
       if (!r.checked && el.getAttribute("aria-checked")) r.checked = el.getAttribute("aria-checked") === "true";
+      // Empty fields are left out (the reader has their defaults): big pages cross to Python faster.
+      for (const k in r) {
+        const v = r[k];
+        if (v === "" || v === null || (Array.isArray(v) && v.length === 0)) delete r[k];
+      }
       records.push(r);
     }
     if (tag === "iframe") {
@@ -167,18 +239,20 @@
         // The frame's content starts inside its border and padding.
         const x = offset[0] + rect.x + el.clientLeft + (parseFloat(style.paddingLeft) || 0);
         const y = offset[1] + rect.y + el.clientTop + (parseFloat(style.paddingTop) || 0);
-        visit(inner.body, myId, false, frame.concat([myId]), [x, y], inner, myContext);
+        visit(inner.body, myId, false, frame.concat([myId]), [x, y], inner, myContext, myLandmark);
       }
       return context; // headings inside a frame do not label what follows it
     }
     if (tag === "select") return myContext;
     let after = myContext;
-    if (el.shadowRoot) after = walk(el.shadowRoot, myId, interactiveAncestor || interactive, frame, offset, doc, after);
-    after = walk(el, myId, interactiveAncestor || interactive, frame, offset, doc, after);
+    const inner = interactiveAncestor || interactive;
+    // A shadow root's top children have no parentElement: no parent's cursor to compare.
+    if (el.shadowRoot) after = walk(el.shadowRoot, myId, inner, frame, offset, doc, after, myLandmark, "");
+    after = walk(el, myId, inner, frame, offset, doc, after, myLandmark, style.cursor);
     return tag === "fieldset" ? context : after; // a legend labels only its own fieldset
   }
 
   const root = (options && options.root && document.querySelector(options.root)) || document.body;
-  visit(root, null, false, [], [0, 0], document, "");
-  return { url: location.href, title: document.title, elements: records };
+  visit(root, null, false, [], [0, 0], document, "", "");
+  return { url: location.href, title: document.title, viewport: [viewW, viewH], elements: records };
 }

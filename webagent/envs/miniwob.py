@@ -40,6 +40,32 @@ def available_tasks() -> list[str]:
     return sorted(p.stem for p in (miniwob_html_dir() / "miniwob").glob("*.html"))
 
 
+_REGISTERED = re.compile(r'id="miniwob/([^"]+)-v1"')
+
+
+def package_tasks() -> dict[str, str | None]:
+    """Every task the installed package has: its pages under html/miniwob/ and the
+    tasks its gymnasium registry names (read as text: gymnasium need not be
+    installed). The value is None for a task this environment serves, else why not."""
+    tasks: dict[str, str | None] = dict.fromkeys(available_tasks())
+    registry = miniwob_html_dir().parent / "registration.py"
+    try:
+        registered = _REGISTERED.findall(registry.read_text(encoding="utf-8"))
+    except OSError:
+        registered = []
+    for name in registered:
+        if name in tasks:
+            continue
+        if name.startswith("flight."):
+            tasks[name] = (
+                "FlightWoB: a copy of an airline site in a sandboxed frame (html/flight/), "
+                "with a structured query instead of an utterance; only html/miniwob/ pages are served"
+            )
+        else:
+            tasks[name] = "registered by the package, but it has no page under html/miniwob/"
+    return dict(sorted(tasks.items()))
+
+
 def dev_tasks() -> list[str]:
     """The MiniWoB++ tasks for development and tuning (shipped in the package); all
     other tasks are how we check that the agent generalises."""

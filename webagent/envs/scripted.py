@@ -3,7 +3,7 @@
 A task file is JSON Lines, one task per line:
     {"url": "http://127.0.0.1:8000/form.html", "instruction": "...", "until_text": "Thanks"}
 `until_text` (text that appears on success) and `until_url` (a substring of the
-final URL) are optional; without either, an episode ends when the agent says
+page's URL, or a regular expression found in it) are optional; without either, an episode ends when the agent says
 STOP (outcome `done`, with its answer) or at the step limit. A real site does
 not end an episode itself, so every verb is offered, STOP among them.
 """
@@ -11,6 +11,7 @@ not end an episode itself, so every verb is offered, STOP among them.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,18 @@ class ScriptedTask:
     until_text: str | None = None
     until_url: str | None = None
     name: str = ""
+
+
+def url_matches(pattern: str, url: str) -> bool:
+    """Whether `url` contains `pattern`, or matches it read as a regular expression
+    (searched, not anchored: `/item/[0-9]+$`). A pattern that is no valid
+    expression (`?q=a(b`) is a substring only."""
+    if pattern in url:
+        return True
+    try:
+        return re.search(pattern, url) is not None
+    except re.error:
+        return False
 
 
 def read_scripted_tasks(path: str | Path) -> list[ScriptedTask]:
@@ -89,6 +102,6 @@ class ScriptedEnv:
             return EpisodeStatus(done=False)
         url, text = self.session.call(lambda page: (page.url, page.inner_text("body")))
         hit = (self.task.until_text and self.task.until_text in text) or (
-            self.task.until_url and self.task.until_url in url
+            self.task.until_url and url_matches(self.task.until_url, url)
         )
         return EpisodeStatus(done=True, reward=1.0) if hit else EpisodeStatus(done=False)
