@@ -78,7 +78,8 @@ def test_a_wrong_answer_fails(browser, suite):
 def test_site_tasks_plug_into_the_agent_loop(browser, suite, tmp_path, embedder):
     """Through Agent.run_episode as any environment: STOP is judged by the application,
     and an agent that stops at once fails; both stored with their final URL."""
-    from tests.support.episodes import make_agent
+    from support.episodes import make_agent
+
     from webagent.store import Store
 
     store = Store(tmp_path / "store.db")
