@@ -57,6 +57,12 @@ class Element:
         parts = [self.tag if not self.input_type else f"{self.tag} type={self.input_type}"]
         if self.role and self.explicit_role and self.role != self.tag:
             parts.append(f"role={self.role}")
+        parts += self._says()
+        return " ".join(parts)
+
+    def _says(self) -> list[str]:
+        """What the element says and holds: label, text, placeholder, value, state, options."""
+        parts = []
         for name, text in (("label", self.label), ("text", self.text), ("placeholder", self.placeholder)):
             if text and (name == "text" or text != self.text):
                 parts.append(f'{name}="{_clip(text, 80)}"')
@@ -68,7 +74,7 @@ class Element:
             parts.append("options=" + "|".join(_clip(o, 30) for o in self.options[:12]))
         if not self.enabled:
             parts.append("disabled")
-        return " ".join(parts)
+        return parts
 
     def line(self) -> str:
         """The line a real site's prompt shows: the role first (link, textbox,
@@ -81,17 +87,7 @@ class Element:
         parts = [kind]
         if self.input_type and self.input_type not in _TYPES_OF_ROLE.get(kind, ()):
             parts.append(f"type={self.input_type}")
-        for name, text in (("label", self.label), ("text", self.text), ("placeholder", self.placeholder)):
-            if text and (name == "text" or text != self.text):
-                parts.append(f'{name}="{_clip(text, 80)}"')
-        if self.value:
-            parts.append(f'value="{_clip(self.shown_value, 40)}"')
-        if self.checked is not None:
-            parts.append("checked" if self.checked else "unchecked")
-        if self.options:
-            parts.append("options=" + "|".join(_clip(o, 30) for o in self.options[:12]))
-        if not self.enabled:
-            parts.append("disabled")
+        parts += self._says()
         if self.target:
             parts.append(f"href={_clip(self.target, 60)}")
         if self.landmark:

@@ -63,3 +63,22 @@ def act_in_page(session, action: Action, observation: Observation) -> str | None
         error = f"{error}; " if error else ""
         error += f"{action} led to blocked requests: {shown}"
     return error
+
+
+class RealPage:
+    """Observe, act and url for an environment on a real page (a scripted task, a site of
+    the suite): every verb is offered, and everything goes through `self.session`."""
+
+    session: object  # a BrowserSession
+
+    def observe(self, *, last_error: str | None = None, screenshot: bool = False) -> Observation:
+        from webagent.actions import ALL_VERBS
+        from webagent.browser.observe import observe
+
+        return self.session.call(observe, screenshot=screenshot, last_error=last_error, verbs=ALL_VERBS)
+
+    def act(self, action: Action, observation: Observation) -> str | None:
+        return act_in_page(self.session, action, observation)
+
+    def url(self) -> str:
+        return self.session.call(lambda page: page.url)

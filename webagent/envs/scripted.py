@@ -15,11 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from webagent.actions import ALL_VERBS, Action
-from webagent.browser.observation import Observation
-from webagent.browser.observe import observe
 from webagent.browser.session import BrowserSession
-from webagent.envs.base import EpisodeStatus, act_in_page
+from webagent.envs.base import EpisodeStatus, RealPage
 from webagent.errors import DataError
 
 
@@ -75,7 +72,7 @@ def read_scripted_tasks(path: str | Path) -> list[ScriptedTask]:
 
 
 @dataclass
-class ScriptedEnv:
+class ScriptedEnv(RealPage):
     session: BrowserSession
     task: ScriptedTask
 
@@ -87,15 +84,6 @@ class ScriptedEnv:
         """Load the start page (a site draws nothing from the seed)."""
         self.session.goto(self.task.url)
         return self.task.instruction
-
-    def observe(self, *, last_error: str | None = None, screenshot: bool = False) -> Observation:
-        return self.session.call(observe, screenshot=screenshot, last_error=last_error, verbs=ALL_VERBS)
-
-    def act(self, action: Action, observation: Observation) -> str | None:
-        return act_in_page(self.session, action, observation)
-
-    def url(self) -> str:
-        return self.session.call(lambda page: page.url)
 
     def status(self) -> EpisodeStatus:
         if not (self.task.until_text or self.task.until_url):

@@ -18,11 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from webagent.actions import ALL_VERBS, Action
-from webagent.browser.observation import Observation
-from webagent.browser.observe import observe
 from webagent.browser.session import BrowserSession
-from webagent.envs.base import EpisodeStatus, act_in_page
+from webagent.envs.base import EpisodeStatus, RealPage
 from webagent.errors import DataError
 from webagent.sites.apps import App, Suite
 from webagent.sites.data import TASKS_FILE
@@ -190,7 +187,7 @@ FAMILIES = tuple(CHECKS)
 
 
 @dataclass
-class SiteEnv:
+class SiteEnv(RealPage):
     """One task of the suite in the session's page; `reset` restores the application's
     state, logs in (or out) as the task needs, and loads the start page."""
 
@@ -234,15 +231,6 @@ class SiteEnv:
                 page.click("input[type=submit]")
 
         self.session.call(log_in)
-
-    def observe(self, *, last_error: str | None = None, screenshot: bool = False) -> Observation:
-        return self.session.call(observe, screenshot=screenshot, last_error=last_error, verbs=ALL_VERBS)
-
-    def act(self, action: Action, observation: Observation) -> str | None:
-        return act_in_page(self.session, action, observation)
-
-    def url(self) -> str:
-        return self.session.call(lambda page: page.url)
 
     def status(self) -> EpisodeStatus:
         return EpisodeStatus(done=False)  # only the agent's STOP ends an episode here
