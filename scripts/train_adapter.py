@@ -142,7 +142,9 @@ def main() -> None:
         "losses": json.dumps([round(x, 4) for x in losses]),
     }
     path = save(args.out or DEFAULT_PATH, module, meta)
-    (OUT / "training.json").write_text(json.dumps({**vars(args), "out": str(path), **meta}, indent=2, default=str))
+    path.with_name(f"{path.stem}.training.json").write_text(
+        json.dumps({**vars(args), "out": str(path), **meta}, indent=2, default=str)
+    )
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 

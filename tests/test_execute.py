@@ -346,9 +346,13 @@ def test_failed_start_leaves_the_session_unstarted(tmp_path):
 # -- settle: waiting for what the action caused ----------------------------------
 
 
-@pytest.mark.parametrize(("dom_id", "status"), [("animate", "animated"), ("fetch", "fetched true")])
+@pytest.mark.parametrize(
+    ("dom_id", "status"), [("animate", "animated"), ("fetch", "fetched true"), ("deferred", "deferred")]
+)
 def test_the_step_waits_until_the_page_has_reacted(browser, fixture_server, dom_id, status):
-    """A 400 ms animation and a fetch: a fixed 100 ms sleep would observe them half done."""
+    """A 400 ms animation, a fetch, a 150 ms timer: a fixed 100 ms sleep would observe them
+    half done. The timer's own polling afterwards is not waited for (the test would then
+    still pass, but only after the cap; that is measured by the step's latency, not here)."""
     obs = load(browser, fixture_server, "settle.html")
     error, after = act(browser, obs, "CLICK", dom_id)
     assert error is None and by_dom_id(after, "status").text == status

@@ -7,9 +7,14 @@ requests it started until they finish, and then the DOM until it has been
 quiet (no mutation) for `quiet_ms`; all of it capped, so a page that never
 stops changing (a clock, a carousel) costs at most `cap_ms`.
 
-What this cannot see is a timer that fires later with no change before it
-(`setTimeout(update, 500)`): the page looks quiet and is observed as it is;
-the next step then sees the change.
+A short timer the action itself set (`onclick="setTimeout(go, 50)"`, the way
+many pages defer a navigation or an update) is waited for too: before the
+action a small wrapper around `setTimeout` notes the one-shot timers of at
+most `TIMER_MS` that are set while the action runs, and the page is quiet only
+once they have fired. Timers set by those timers are not followed, so a page
+that polls costs one round, not the cap. What this still cannot see is a
+longer timer (`setTimeout(update, 500)`) or one set outside the main frame:
+the page is observed as it is and the next step sees the change.
 """
 
 from __future__ import annotations
@@ -20,12 +25,37 @@ import time
 QUIET_MS = 25  # no DOM mutation for this long: the page has reacted
 CAP_MS = 1_500  # the most a step waits for requests and mutations
 LOAD_TIMEOUT_MS = 5_000  # a navigation the action started, until its load event
+TIMER_MS = 250  # a timer the action set for at most this long is waited for
 
-# Resolves once the document has had no mutation for `quiet` ms, or after `cap` ms.
+# Installed once per document, before the action: from now until the settle
+# starts, one-shot timers of at most `limit` ms are kept in `pending` until they fire.
+_TRACK_JS = """(limit) => {
+  let timers = window.__webagentTimers;
+  if (!timers) {
+    timers = window.__webagentTimers = {tracking: false, pending: new Set()};
+    const set = window.setTimeout, clear = window.clearTimeout;
+    window.setTimeout = function (handler, delay, ...args) {
+      if (!timers.tracking || typeof handler !== 'function' || !((Number(delay) || 0) <= limit)) {
+        return set.call(this, handler, delay, ...args);
+      }
+      const id = set.call(this, function () { timers.pending.delete(id); return handler.apply(this, args); }, delay);
+      timers.pending.add(id);
+      return id;
+    };
+    window.clearTimeout = function (id) { timers.pending.delete(id); return clear.call(this, id); };
+  }
+  timers.tracking = true;
+}"""
+
+# Resolves once the document has had no mutation for `quiet` ms and the timers the
+# action set have fired, or after `cap` ms.
 _QUIET_JS = """([quiet, cap]) => new Promise(resolve => {
   const started = performance.now();
+  const timers = window.__webagentTimers || {pending: new Set()};
+  timers.tracking = false;
   let timer = null;
   const done = () => {
+    if (timers.pending.size && performance.now() - started < cap) { timer = setTimeout(done, quiet); return; }
     observer.disconnect(); clearTimeout(timer); clearTimeout(limit); resolve(performance.now() - started);
   };
   const observer = new MutationObserver(() => { clearTimeout(timer); timer = setTimeout(done, quiet); });
@@ -36,15 +66,21 @@ _QUIET_JS = """([quiet, cap]) => new Promise(resolve => {
 
 
 class Activity:
-    """What the page did since it was attached: a main-frame navigation, requests in flight."""
+    """What the page did since it was attached: a main-frame navigation (requested,
+    then committed), requests in flight. Attach it just before the action: it also
+    starts noting the short timers the action sets."""
 
     def __init__(self, page) -> None:
         self.page = page
-        self.navigated = False
+        self.navigated = False  # a main-frame navigation was requested
+        self.committed = False  # ... and the new document replaced the old one
         self.in_flight = 0
         page.on("request", self._request)
         page.on("requestfinished", self._finished)
         page.on("requestfailed", self._finished)
+        page.on("framenavigated", self._committed)
+        with contextlib.suppress(Exception):  # a page mid-navigation has no document to track
+            page.evaluate(_TRACK_JS, TIMER_MS)
 
     def _request(self, request) -> None:
         self.in_flight += 1
@@ -55,19 +91,23 @@ class Activity:
     def _finished(self, request) -> None:
         self.in_flight = max(0, self.in_flight - 1)
 
+    def _committed(self, frame) -> None:
+        if frame == self.page.main_frame:
+            self.committed = True
+
     def stop(self) -> None:
         if not self.page.is_closed():
             self.page.remove_listener("request", self._request)
             self.page.remove_listener("requestfinished", self._finished)
             self.page.remove_listener("requestfailed", self._finished)
+            self.page.remove_listener("framenavigated", self._committed)
 
 
 def settle(page, activity: Activity, *, quiet_ms: int = QUIET_MS, cap_ms: int = CAP_MS) -> None:
     """Return once what the action caused is over (see the module docstring)."""
     deadline = time.monotonic() + cap_ms / 1000
     with contextlib.suppress(Exception):  # a page still loading is observed as it is
-        if activity.navigated:
-            page.wait_for_load_state("load", timeout=LOAD_TIMEOUT_MS)
+        _load(page, activity)
         while activity.in_flight and time.monotonic() < deadline:
             page.wait_for_timeout(10)
         left = max(int((deadline - time.monotonic()) * 1000), quiet_ms)
@@ -75,3 +115,20 @@ def settle(page, activity: Activity, *, quiet_ms: int = QUIET_MS, cap_ms: int = 
             page.evaluate(_QUIET_JS, [quiet_ms, left])
         except Exception:  # noqa: BLE001 - the action's navigation replaced the document meanwhile
             page.wait_for_load_state("load", timeout=LOAD_TIMEOUT_MS)
+        _load(page, activity)  # a timer the action set may have started one
+
+
+def _load(page, activity: Activity) -> None:
+    """Wait for a requested main-frame navigation to commit (or for its request to
+    end without one: a download, a 204, a failure), then for its load event."""
+    if not activity.navigated:
+        return
+    deadline = time.monotonic() + LOAD_TIMEOUT_MS / 1000
+    ended = None
+    while not activity.committed and time.monotonic() < deadline:
+        if activity.in_flight == 0:
+            ended = ended or time.monotonic()
+            if time.monotonic() - ended > 0.1:
+                break
+        page.wait_for_timeout(10)
+    page.wait_for_load_state("load", timeout=LOAD_TIMEOUT_MS)
