@@ -52,6 +52,21 @@ def test_a_value_typed_into_a_password_field_becomes_a_secret():
     assert secrets.mask("s3cret! other1") == "{PASSWORD} {PASSWORD_2}"
 
 
+def test_a_page_s_or_a_typed_secret_lasts_for_its_episode_only():
+    """A wrong guess typed into a password field ("text") must not mask every later
+    task's instruction; a person's secret of the same name stays theirs."""
+    secrets = Secrets([("PASSWORD", "hunter22")])
+    secrets.declare_typed("text")
+    secrets.declare("PASSWORD", "page-pass", episode=True)
+    assert secrets.mask("Enter text, hunter22 or page-pass") == "Enter {PASSWORD_2}, {PASSWORD} or {PASSWORD_3}"
+    assert secrets.reveal("{PASSWORD}") == "hunter22"
+    secrets.end_episode()
+    assert secrets.mask("Enter text, hunter22 or page-pass") == "Enter text, {PASSWORD} or page-pass"
+    assert secrets.names == ["PASSWORD"] and secrets.reveal("{PASSWORD}") == "hunter22"
+    secrets.declare_typed("text")  # the next episode's guess is named as the first was
+    assert secrets.mask("text") == "{PASSWORD_2}"
+
+
 def test_secret_specs_from_the_command_line_environment_and_a_file(tmp_path):
     assert parse_secret("PW=a=b") == ("PW", "a=b")
     assert parse_secret("PW", environ={"PW": "from-env"}) == ("PW", "from-env")

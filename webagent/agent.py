@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from webagent.actions import VERBS, Action
 from webagent.browser.observation import Observation
@@ -34,6 +34,7 @@ from webagent.policy import Decision, Policy
 from webagent.secrets import Secrets
 from webagent.settings import LoopSettings
 from webagent.supervision import Proposal, Supervisor, Verdict
+from webagent.workflows import Target
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,11 @@ class Step:
         """How often the supervisor had to step in: rejections and corrections."""
         return sum(r.intervened for r in self.reviews)
 
+    def target(self) -> dict | None:
+        """What the action acted on, as a workflow names it (webagent.workflows)."""
+        element = self.observation.find(self.action.element_id) if self.action.element_id is not None else None
+        return asdict(Target.of(element)) if element is not None else None
+
     def row(self, seed: int) -> dict:
         """The step as the store keeps it; text typed into a password field is masked."""
         shown = masked(self.action, self.candidates)
@@ -85,7 +91,11 @@ class Step:
             "idx": self.index,
             "url": self.observation.url,
             "title": self.observation.title,
-            "observation": {"elements": len(self.observation.elements), "last_error": self.observation.last_error},
+            "observation": {
+                "elements": len(self.observation.elements),
+                "last_error": self.observation.last_error,
+                "target": self.target(),
+            },
             "cleaned_html": self.observation.html,
             "action": shown,
             "proposed": masked(self.proposed, self.candidates) if self.proposed != self.action else None,
@@ -171,7 +181,7 @@ class Agent:
         on_step: Callable[[Step], None] | None = None,
     ) -> EpisodeResult:
         for name, value in getattr(env, "secrets", {}).items():  # what the environment knows is secret
-            self.secrets.declare(name, value)
+            self.secrets.declare(name, value, episode=True)
         context = EpisodeContext(self.secrets.mask(env.instruction), task, seed, run_id)
         self._emit("episode_started", context)
         rng = random.Random(seed)
@@ -222,12 +232,15 @@ class Agent:
             answer=self.secrets.mask(answer) if answer else answer,
             final_url=_final_url(env, context.steps),
         )
-        if interrupted:  # only the record: nothing is taught from an episode cut short
-            for observer in self.observers:
-                if getattr(observer, "records", False):
-                    observer.episode_done(context, result)
-        else:
-            self._emit("episode_done", context, result)
+        try:
+            if interrupted:  # only the record: nothing is taught from an episode cut short
+                for observer in self.observers:
+                    if getattr(observer, "records", False):
+                        observer.episode_done(context, result)
+            else:
+                self._emit("episode_done", context, result)
+        finally:
+            self.secrets.end_episode()  # its own secrets (the page's, typed ones) end with it
         return result
 
     # -- the phases of one step ----------------------------------------------------

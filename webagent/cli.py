@@ -373,6 +373,111 @@ def run(
     _exit_for([r for r in rows if r.get("can_tell", True)], can_tell=any(r.get("can_tell", True) for r in rows))
 
 
+@app.command("save-workflow")
+def save_workflow(
+    episode: Annotated[int, typer.Argument(help="the episode's id (webagent logs shows it)")],
+    out: Annotated[Path, typer.Option("--out", help="the workflow file to write")],
+    db: DbOpt = None,
+) -> None:
+    """Save a successful (or finished) episode as a workflow `rerun` can replay without the model."""
+    from webagent.workflows import from_steps
+
+    try:
+        store = _open(db, create=False)
+        row = store.episode(episode)
+        if row is None:
+            raise WebAgentError(f"no episode {episode} in {store.path}")
+        if row["outcome"] not in ("success", "done"):
+            raise WebAgentError(
+                f"episode {episode} ended {row['outcome']!r}; only a successful or finished one is a workflow"
+            )
+        workflow = from_steps(row["instruction"], store.steps(episode), source=f"episode {episode} of {store.path}")
+        workflow.save(out)
+    except WebAgentError as exc:
+        _fail(exc)
+    for number, step in enumerate(workflow.steps, 1):
+        console.print(f"  {number}. {_escape(step.describe())}", highlight=False)
+    console.print(f"saved {len(workflow.steps)} steps to {out}")
+
+
+@app.command()
+def rerun(
+    workflow_file: Annotated[Path, typer.Argument(help="a workflow saved by save-workflow")],
+    url: Annotated[str, typer.Option(help="start page [default: the workflow's]")] = "",
+    until_text: Annotated[str | None, typer.Option(help="the task is done when this text appears")] = None,
+    until_url: Annotated[
+        str | None, typer.Option(help="the task is done when the URL contains this, or matches it as a regex")
+    ] = None,
+    fallback: Annotated[
+        str, typer.Option(help="who decides a step the workflow cannot match: model | ranker | none")
+    ] = "model",
+    model: ModelOpt = "default",
+    adapter: AdapterOpt = "default",
+    model_version: VersionOpt = "active",
+    memory: MemoryOpt = True,
+    threads: ThreadsOpt = 0,
+    max_steps: Annotated[int, typer.Option("--max-steps", help="step limit [default: the workflow's steps + 3]")] = 0,
+    db: DbOpt = None,
+    headful: HeadfulOpt = False,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
+    secret: SecretOpt = None,
+    secrets_file: SecretsFileOpt = None,
+    allow_domain: AllowDomainOpt = None,
+    allow_files: AllowFilesOpt = False,
+) -> None:
+    """Replay a workflow on the same or a changed page: each step's element is matched by
+    what it is (role, text, label, heading), not its id; only unmatched steps use the fallback."""
+    from webagent.envs.scripted import ScriptedTask
+    from webagent.progress import RichReporter
+    from webagent.runs import rerun_workflow
+    from webagent.workflows import Workflow
+
+    try:
+        workflow = Workflow.load(workflow_file)
+        if fallback not in ("model", "ranker", "none"):
+            raise WebAgentError(f"--fallback must be model, ranker or none, not {fallback!r}")
+        start = url or workflow.url
+        task = ScriptedTask(start, workflow.instruction, until_text, until_url, name=start)
+        secrets = _secrets(secret, secrets_file)
+        missing = [n for n in workflow.secret_names if n not in {name for name, _ in secrets}]
+        if missing:
+            raise WebAgentError(
+                f"{workflow_file} types {', '.join('{' + n + '}' for n in missing)}: give --secret NAME=value"
+            )
+        settings = _settings(
+            policy="ranker" if fallback != "model" else "model",
+            model=model,
+            model_version=model_version,
+            threads=threads,
+            adapter=adapter,
+            memory=memory and fallback == "model",
+            max_steps=max_steps or len(workflow.steps) + 3,
+            headful=headful,
+            secrets=secrets,
+            allow_domain=allow_domain,
+            allow_files=allow_files,
+        )
+        settings.sites.require(start)
+        store = _open(db)
+        with _interruptible():
+            results = rerun_workflow(
+                workflow, task, settings, store=store, fallback=fallback != "none", reporter=RichReporter(console)
+            )
+    except WebAgentError as exc:
+        _fail(exc)
+    row = next(iter(results["tasks"].values()))["episodes_detail"][0]
+    console.print(
+        f"→ {row['outcome']}: {results['matched']} of {results['workflow_steps']} steps matched without the model, "
+        f"{results['fell_back']} fell back to {fallback}"
+    )
+    console.print(f"stored in {store.path} (run {results['run_id']})")
+    if json_out:
+        json_out.write_text(json.dumps(results, indent=2))
+    if row["outcome"] == "error":
+        raise typer.Exit(EXIT_CANNOT_START if row.get("could_not_start") else EXIT_ALL_FAILED)
+    _exit_for([row], can_tell=row["can_tell"])
+
+
 @app.command()
 def logs(
     last: Annotated[int, typer.Option(help="how many recent steps")] = 5,

@@ -18,6 +18,7 @@ from webagent.kinds import Outcome
 from webagent.progress import Reporter
 from webagent.settings import AgentSettings
 from webagent.store import Store
+from webagent.workflows import Workflow, WorkflowPolicy
 
 
 def episode_row(result: EpisodeResult, task: str, seed: int) -> dict:
@@ -229,3 +230,49 @@ def run_scripted(
     finally:
         parts.close()
     return {"run_id": run_id, "settings": settings.record(), **parts.describe(), **summarize(per_task)}
+
+
+def rerun_workflow(
+    workflow: Workflow,
+    task: ScriptedTask,
+    settings: AgentSettings,
+    *,
+    store: Store,
+    fallback: bool = True,
+    reporter: Reporter | None = None,
+) -> dict:
+    """One episode of `task` decided by the workflow's steps, matched on the page as it
+    is (webagent.workflows); a step that cannot be matched goes to the settings'
+    policy when `fallback`, else fails. The result says how each step was decided."""
+    reporter = reporter or Reporter()
+    parts = assemble(settings, store)
+    policy = WorkflowPolicy(workflow, parts.policy if fallback else None)
+    agent = dataclasses.replace(parts.agent(), policy=policy)
+    run_id = parts.start_run("rerun", tasks=[task.name], workflow=policy.describe())
+
+    def show(step) -> None:
+        how = policy.log[-1]["how"] if policy.log else ""
+        note = f"  [red]{step.error}[/red]" if step.error else ""
+        reporter.note(f"  step {step.index + 1}: {step.action} ({how}){note}")
+
+    try:
+        with BrowserSession(settings.browser_config()) as session:
+            env = ScriptedEnv(session, task)
+            env.reset(settings.seed)
+            reporter.note(f"[b]{store.secrets.mask(task.instruction)}[/b] @ {task.url}")
+            result = agent.run_episode(env, run_id=run_id, task=task.name, seed=settings.seed, on_step=show)
+    finally:
+        parts.close()
+    row = episode_row(result, task.name, settings.seed)
+    row["can_tell"] = bool(task.until_text or task.until_url) or result.outcome == Outcome.ERROR
+    decided = [entry for entry in policy.log if entry["how"] != "end"]
+    return {
+        "run_id": run_id,
+        "settings": settings.record(),
+        **parts.describe(),
+        "workflow_steps": len(workflow.steps),
+        "matched": sum(entry["how"] == "matched" for entry in decided),
+        "fell_back": sum(entry["how"] == "fallback" for entry in decided),
+        "decisions": policy.log,
+        **summarize({task.name: [row]}),
+    }

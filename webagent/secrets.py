@@ -17,6 +17,12 @@ observation the agent reads. Two more sources of secrets:
 - a value typed into a password field becomes a secret (`declare_typed`) from
   then on, and the episode's rows written before are redacted.
 
+These two last for their episode only (`end_episode` forgets them; what was
+stored meanwhile stays masked). Kept for the process, a wrong guess the model
+typed into a password field ("text", "the") would be masked in every later
+task's instruction and prompt, which then no longer says what to do. What a
+person declares lasts for the process.
+
 Values shorter than `SUBSTRING_MIN` characters are masked only where they stand
 alone (not inside a longer word), so a two-letter password does not eat every
 word that contains those letters; longer ones wherever they occur.
@@ -94,6 +100,7 @@ class Secrets:
         self._current: dict[str, str] = {}
         self._names: dict[str, str] = {}  # value -> name, for every value ever declared
         self._pattern: re.Pattern[str] | None = None
+        self._episode: dict[str, str] = {}  # name -> value declared for the current episode only
         self.version = 0  # grows with every new value (observers redact what was written before)
         for name, value in pairs.items() if isinstance(pairs, Mapping) else pairs:
             self.declare(name, value)
@@ -108,14 +115,19 @@ class Secrets:
     def names(self) -> list[str]:
         return sorted(self._current)
 
-    def declare(self, name: str, value: str) -> str:
-        """Know `value` as `{name}` (a name declared again now stands for the new value); the placeholder."""
+    def declare(self, name: str, value: str, *, episode: bool = False) -> str:
+        """Know `value` as `{name}` (a name declared again now stands for the new value); the
+        placeholder. `episode`: only until `end_episode` (an environment's or a typed secret)."""
         if not NAME_RE.match(name):
             raise DataError(f"secret name {name!r}: letters, digits and _ only")
         if not value:
             raise DataError(f"secret {name}: the value is empty")
         with self._lock:
+            if episode and self._current.get(name, value) != value and name not in self._episode:
+                name = _free(name, self._current)  # a person's secret of that name stays what they said
             self._current[name] = value
+            if episode:
+                self._episode[name] = value
             if self._names.get(value) != name:
                 self._names[value] = name
                 self._pattern = None
@@ -123,15 +135,23 @@ class Secrets:
         return placeholder(name)
 
     def declare_typed(self, value: str) -> bool:
-        """A value typed into a password field: a secret from now on. True when it was new."""
+        """A value typed into a password field: a secret for the rest of the episode. True when it was new."""
         if not value or value in self._names or _is_placeholder(value):
             return False
-        name, n = TYPED_NAME, 1
-        while name in self._current:
-            n += 1
-            name = f"{TYPED_NAME}_{n}"
-        self.declare(name, value)
+        self.declare(_free(TYPED_NAME, self._current), value, episode=True)
         return True
+
+    def end_episode(self) -> None:
+        """Forget the secrets declared for the episode (a person's stay)."""
+        with self._lock:
+            for name, value in self._episode.items():
+                if self._current.get(name) == value:
+                    del self._current[name]
+                if self._names.get(value) == name:
+                    del self._names[value]
+            if self._episode:
+                self._pattern = None
+            self._episode.clear()
 
     # -- masking ---------------------------------------------------------------
     def _compiled(self) -> re.Pattern[str] | None:
@@ -147,7 +167,7 @@ class Secrets:
                     body = re.escape(form)
                     parts.append(body if len(form) >= SUBSTRING_MIN else rf"(?<![A-Za-z0-9]){body}(?![A-Za-z0-9])")
                 # Placeholders first, so masking twice changes nothing.
-                self._pattern = re.compile("|".join([_PLACEHOLDER, *parts]))
+                self._pattern = re.compile("|".join([PLACEHOLDER, *parts]))
                 self._forms = forms
             return self._pattern
 
@@ -185,7 +205,7 @@ class Secrets:
         """Placeholders of declared secrets replaced by their values (only for typing them)."""
         if "{" not in text:
             return text
-        return re.sub(_PLACEHOLDER, lambda m: self._current.get(m.group(0)[1:-1], m.group(0)), text)
+        return re.sub(PLACEHOLDER, lambda m: self._current.get(m.group(0)[1:-1], m.group(0)), text)
 
     # -- the agent's records ---------------------------------------------------
     def mask_action(self, action):
@@ -252,8 +272,17 @@ class Secrets:
         )
 
 
-_PLACEHOLDER = r"\{[A-Za-z_][A-Za-z0-9_]*\}"
+PLACEHOLDER = r"\{[A-Za-z_][A-Za-z0-9_]*\}"
+
+
+def _free(name: str, taken: Mapping[str, str]) -> str:
+    """`name`, or the first of name_2, name_3, ... that is not taken."""
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}_{n}"
+    return candidate
 
 
 def _is_placeholder(text: str) -> bool:
-    return bool(re.fullmatch(_PLACEHOLDER, text))
+    return bool(re.fullmatch(PLACEHOLDER, text))

@@ -53,6 +53,8 @@ def _slug(text: str) -> str:
 def episode_task(store: Store, episode_id: int) -> Task:
     """One stored episode as a Mind2Web task, or a DataError saying why it cannot be one."""
     episode = store.episode(episode_id)
+    if episode is None:
+        raise DataError(f"no episode {episode_id} in {store.path}")
     name = episode["task"] or ""
     annotation_id = f"ep{episode_id}-{_slug(name)}" + (f"-s{episode['seed']}" if episode["seed"] is not None else "")
     steps, reprs, url = [], [], ""

@@ -401,8 +401,10 @@ class Store:
         return [json.loads(r[0]) for r in rows if r[0]]
 
     # -- reading -------------------------------------------------------------
-    def episode(self, episode_id: int) -> dict:
-        return self.db["episodes"].get(episode_id)
+    def episode(self, episode_id: int) -> dict | None:
+        """The episode's row, or None when there is no such episode."""
+        rows = list(self.db["episodes"].rows_where("id = ?", [episode_id]))
+        return rows[0] if rows else None
 
     def steps(self, episode_id: int) -> list[dict]:
         rows = self.db["steps"].rows_where("episode_id = ?", [episode_id], order_by="idx")
