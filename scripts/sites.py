@@ -53,7 +53,7 @@ def _agent_run(args, console, policies: list[str]) -> dict:
         for name in policies:
             settings = AgentSettings(
                 policy="model" if name == "solution" else name,
-                model=ModelSettings(name=args.model, version="base"),
+                model=ModelSettings(name=args.model, version="base", adapter=args.adapter),
                 memory=MemorySettings(enabled=False),
                 loop=LoopSettings(max_steps=args.max_steps, top_k=args.top_k),
                 seed=args.seed,
@@ -122,7 +122,7 @@ def _learn(args, console) -> dict:
             store = Store(db)
             settings = AgentSettings(
                 policy=args.policies.split(",")[0],
-                model=ModelSettings(name=args.model, version="base"),
+                model=ModelSettings(name=args.model, version="base", adapter=args.adapter),
                 memory=MemorySettings(enabled=True),
                 loop=LoopSettings(max_steps=args.max_steps, top_k=args.top_k),
                 seed=args.seed,
@@ -214,6 +214,7 @@ def main() -> int:
     parser.add_argument("--per-family", type=int, default=0, help="only the first N variants of each family")
     parser.add_argument("--policies", default="random,ranker,model")
     parser.add_argument("--model", default="default")
+    parser.add_argument("--adapter", default="default", help="default | none | PATH (webagent.adapters)")
     parser.add_argument("--top-k", type=int, default=10)
     parser.add_argument("--max-steps", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)

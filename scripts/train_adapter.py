@@ -2,6 +2,7 @@
 
     python scripts/train_adapter.py                 # collect, train, write webagent/adapters/dev-lora.safetensors
     python scripts/train_adapter.py --collect-only  # only the examples (results/adapter/examples.json)
+    python scripts/train_adapter.py --sites         # also the site suite's training variants (STOP included)
 
 Why an adapter: the raw SmolLM2-135M-Instruct has never seen the action DSL or the
 prompt's element list, and alone it is no better than a random pick among the
@@ -65,7 +66,47 @@ def collect(tasks: list[str], seeds, top_k: int) -> list[dict]:
     return rows
 
 
-def train(rows: list[dict], *, blocks: int, rank: int, epochs: int, lr: float, batch_size: int, seed: int):
+def held_out_site_tasks() -> set[str]:
+    """The first variant of each site family: what `scripts/sites.py measure --per-family 1`
+    evaluates, so never trained on."""
+    from webagent.envs.sites import read_site_tasks
+
+    seen: dict[str, str] = {}
+    for task in read_site_tasks():
+        seen.setdefault(task.family, task.name)
+    return set(seen.values())
+
+
+def collect_sites(top_k: int) -> list[dict]:
+    """Scripted-solution steps on the site suite's training variants. The login family is
+    left out: its instructions carry the (made-up) passwords in clear."""
+    from webagent.browser.session import BrowserSession
+    from webagent.candidates import HybridRanker
+    from webagent.embeddings import Embedder
+    from webagent.envs.sites import read_site_tasks
+    from webagent.learning.oracle_set import site_examples
+    from webagent.models.transformers_lm import TransformersModel
+    from webagent.sites.apps import Suite, default_root
+
+    held_out = held_out_site_tasks()
+    tasks = [t for t in read_site_tasks() if t.name not in held_out and t.family != "login"]
+    model = TransformersModel(dtype="float32", adapter="none")  # only its prompt format is used
+    ranker = HybridRanker(Embedder())
+    rows: list[dict] = []
+    with Suite(default_root()) as suite, BrowserSession() as session:
+        for task in tasks:
+            try:
+                examples = site_examples(session, suite, model, ranker, [task], top_k=top_k)
+            except Exception as exc:  # noqa: BLE001 - one task's trouble must not lose the others
+                print(f"{task.name}: skipped ({type(exc).__name__}: {exc})")
+                continue
+            rows += [{"task": task.name, "prompt": e.prompt, "target": e.target} for e in examples]
+            print(f"{task.name}: {len(examples)} steps")
+    return rows
+
+
+def train(rows: list[dict], *, blocks: int, rank: int, epochs: int, lr: float, batch_size: int, seed: int, keep=None):
+    """LoRA on the top `blocks`; `keep(epoch, module)` is called after each epoch (to save it)."""
     import torch
 
     from webagent.adapters import inject, trainable
@@ -92,6 +133,8 @@ def train(rows: list[dict], *, blocks: int, rank: int, epochs: int, lr: float, b
         epoch_losses = backprop_train(params, objective, steps=len(objective.batches), lr=lr)
         losses.append(sum(epoch_losses) / len(epoch_losses))
         print(f"epoch {epoch + 1}/{epochs}: mean loss {losses[-1]:.4f} ({time.perf_counter() - t:.0f} s)")
+        if keep is not None and epoch + 1 < epochs:
+            keep(epoch + 1, module)
     return module, params, losses
 
 
@@ -106,6 +149,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep-epochs", action="store_true", help="also save each earlier epoch's adapter")
+    parser.add_argument("--sites", action="store_true", help="add the site suite's training variants")
     parser.add_argument("--out", type=Path, default=None, help="the adapter file (default: the packaged one)")
     args = parser.parse_args()
 
@@ -122,8 +167,23 @@ def main() -> None:
 
         rows = collect(dev_tasks(), seeds, args.top_k)
         examples_path.write_text(json.dumps({"seeds": list(seeds), "top_k": args.top_k, "examples": rows}))
+    if args.sites:
+        sites_path = OUT / "site_examples.json"
+        if sites_path.exists():
+            site_rows = json.loads(sites_path.read_text())["examples"]
+            print(f"{len(site_rows)} site examples from {sites_path}")
+        else:
+            site_rows = collect_sites(args.top_k)
+            sites_path.write_text(json.dumps({"top_k": args.top_k, "examples": site_rows}))
+        rows = rows + site_rows
     if args.collect_only:
         return
+    out = args.out or DEFAULT_PATH
+
+    def keep(epoch: int, module) -> None:
+        if args.keep_epochs:
+            print(f"  kept {save(out.with_name(f'{out.stem}-ep{epoch}{out.suffix}'), module, {'epochs': str(epoch)})}")
+
     module, params, losses = train(
         rows,
         blocks=args.blocks,
@@ -132,16 +192,18 @@ def main() -> None:
         lr=args.lr,
         batch_size=args.batch_size,
         seed=args.seed,
+        keep=keep,
     )
     meta = {
         "seeds": f"{seeds.start}-{seeds.stop - 1}",
         "examples": str(len(rows)),
         "tasks": str(len({r["task"] for r in rows})),
+        "sites": str(args.sites),
         "epochs": str(args.epochs),
         "lr": str(args.lr),
         "losses": json.dumps([round(x, 4) for x in losses]),
     }
-    path = save(args.out or DEFAULT_PATH, module, meta)
+    path = save(out, module, meta)
     path.with_name(f"{path.stem}.training.json").write_text(
         json.dumps({**vars(args), "out": str(path), **meta}, indent=2, default=str)
     )

@@ -41,3 +41,28 @@ def test_exemplars_at_the_same_point_of_a_trajectory_come_first(embedder):
     now = [Action("TYPE", "2", "bo"), Action("TYPE", "4", "q")]
     assert [e.output for e in policy.exemplars(other, [], now)] == ["CLICK [5]"]
     assert [e.output for e in policy.exemplars(other, [], now[:1])] == ['TYPE [4] "x1"']
+
+
+def test_relabel_names_a_demonstration_s_elements_by_letter_everywhere():
+    from webagent.memory import relabel
+
+    context = 'Task: Click "ok"\n\nActions done so far:\n1. CLICK [7]\n\nElements:\n[3] button text="ok"\n[7] input\n'
+    new_context, output = relabel(context, "CLICK [3]")
+    assert "1. CLICK [b]" in new_context and '[a] button text="ok"' in new_context and "[b] input" in new_context
+    assert output == "CLICK [a]" and "[3]" not in new_context and "[7]" not in new_context
+    assert relabel("no elements here [3]", "CLICK [3]") == ("no elements here [3]", "CLICK [3]")
+
+
+def test_a_relabelling_policy_shows_letters_in_demonstrations_and_numbers_in_the_question(embedder):
+    from webagent.browser.observation import Element, Observation
+    from webagent.candidates import Candidate
+    from webagent.policy import ModelPolicyConfig
+
+    memory = ExemplarMemory(None, embedder)
+    memory.add(Exemplar("q", 'Task: t\n\nElements:\n[12] button text="ok"\n', "CLICK [12]"))
+    policy = ModelPolicy(ScriptedModel(["CLICK [5]"]), ModelPolicyConfig(relabel=True), memory=memory)
+    button = Element(id="5", tag="button", text="ok", visible=True, interactive=True)
+    observation = Observation("http://x.test/", "t", (button,))
+    prompt = policy.prompt("Click ok", observation, [Candidate(button, 1.0)], [])
+    assert '[a] button text="ok"' in prompt and "CLICK [a]" in prompt and "[12]" not in prompt
+    assert '[5] button text="ok"' in prompt

@@ -191,7 +191,9 @@ def _policy(settings: AgentSettings, model, memory) -> Policy:
         return RankerTopPolicy()
     if settings.policy == PolicyKind.RANDOM:
         return RandomPolicy()
-    config = ModelPolicyConfig(temperature=settings.model.temperature, shots=settings.memory.shots)
+    config = ModelPolicyConfig(
+        temperature=settings.model.temperature, shots=settings.memory.shots, relabel=settings.memory.relabel
+    )
     policy: Policy = ModelPolicy(model, config, memory=memory)
     if settings.critic.enabled:
         from webagent.critic import Critic, CriticConfig, CriticPolicy

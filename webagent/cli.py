@@ -64,6 +64,9 @@ TraceOpt = Annotated[
 ]
 ScreenshotsDirOpt = Annotated[Path | None, typer.Option("--screenshots", help="keep a PNG per step here")]
 ShotsOpt = Annotated[int, typer.Option(help="exemplars shown per decision")]
+RelabelOpt = Annotated[
+    bool, typer.Option(help="show the exemplars' element ids as a, b, c (what kind of element, not which number)")
+]
 DtypeOpt = Annotated[
     str, typer.Option(help="auto (bfloat16 where the CPU has it, float32 when tuned) | float32 | bfloat16")
 ]
@@ -150,6 +153,7 @@ def _settings(
     adapter: str = "default",
     memory: bool = True,
     shots: int = 3,
+    relabel: bool = False,
     top_k: int = 10,
     max_steps: int = 12,
     seed: int = 0,
@@ -183,7 +187,7 @@ def _settings(
             threads=threads,
             adapter=adapter,
         ),
-        memory=MemorySettings(enabled=memory, shots=shots),
+        memory=MemorySettings(enabled=memory, shots=shots, relabel=relabel),
         loop=LoopSettings(top_k=top_k, max_steps=max_steps, screenshots=layers.pop("screenshots", False)),
         seed=seed,
         headless=not headful,
@@ -236,6 +240,7 @@ def miniwob(
     model_version: VersionOpt = "active",
     memory: MemoryOpt = True,
     shots: ShotsOpt = 3,
+    relabel: RelabelOpt = False,
     secret: SecretOpt = None,
     secrets_file: SecretsFileOpt = None,
     trace: TraceOpt = None,
@@ -264,6 +269,7 @@ def miniwob(
             adapter=adapter,
             memory=memory,
             shots=shots,
+            relabel=relabel,
             top_k=top_k,
             max_steps=max_steps,
             seed=seed,
@@ -316,6 +322,7 @@ def run(
     model_version: VersionOpt = "active",
     memory: MemoryOpt = True,
     shots: ShotsOpt = 3,
+    relabel: RelabelOpt = False,
     secret: SecretOpt = None,
     secrets_file: SecretsFileOpt = None,
     allow_domain: AllowDomainOpt = None,
@@ -347,6 +354,7 @@ def run(
             adapter=adapter,
             memory=memory,
             shots=shots,
+            relabel=relabel,
             top_k=top_k,
             max_steps=max_steps,
             seed=seed,
@@ -538,6 +546,7 @@ def ui(
     adapter: AdapterOpt = "default",
     model_version: VersionOpt = "active",
     shots: ShotsOpt = 3,
+    relabel: RelabelOpt = False,
     secret: SecretOpt = None,
     secrets_file: SecretsFileOpt = None,
     allow_domain: AllowDomainOpt = None,
@@ -558,6 +567,7 @@ def ui(
             adapter=adapter,
             memory=memory,
             shots=shots,
+            relabel=relabel,
             top_k=top_k,
             max_steps=max_steps,
             headful=headful,
@@ -592,6 +602,7 @@ def learn(
     memory: Annotated[bool, typer.Option(help="learn exemplars (trajectory-as-exemplar memory)")] = True,
     tune: Annotated[str, typer.Option(help="online weight tuning: none | mezo | backprop")] = "none",
     shots: Annotated[int, typer.Option(help="exemplars shown per decision")] = 3,
+    relabel: RelabelOpt = False,
     model: ModelOpt = "default",
     top_k: TopKOpt = 10,
     max_steps: StepsOpt = 12,
@@ -638,6 +649,7 @@ def learn(
             adapter=adapter,
             memory=memory,
             shots=shots,
+            relabel=relabel,
             top_k=top_k,
             max_steps=max_steps,
             seed=seed,
@@ -690,6 +702,7 @@ def replay(
     dtype: DtypeOpt = "auto",
     threads: ThreadsOpt = 0,
     adapter: AdapterOpt = "default",
+    relabel: RelabelOpt = False,
 ) -> None:
     """Replay Mind2Web steps headless and score them as the paper does; a re-run resumes."""
     from webagent.mind2web.replay import run_replay
@@ -702,6 +715,7 @@ def replay(
             model=model,
             model_version=model_version,
             memory=False,
+            relabel=relabel,
             dtype=dtype,
             threads=threads,
             adapter=adapter,

@@ -10,6 +10,7 @@ of None keeps them in memory only (tests, one-off runs).
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, replace
 
 from webagent.embeddings import Embedder
@@ -27,9 +28,46 @@ class Exemplar:
     id: int | None = None
 
     @property
+    def pair(self) -> tuple[str, str]:
+        return self.context, self.output
+
+    @property
     def key(self) -> str:
         """Two exemplars with the same state and output teach the same thing once."""
         return hashlib.sha1(f"{self.namespace}\0{self.context}\0{self.output}".encode()).hexdigest()
+
+
+_ELEMENT_LINE = re.compile(r"^\[([^\[\]\s]+)\] ", re.MULTILINE)
+
+
+def relabel(context: str, output: str) -> tuple[str, str]:
+    """A demonstration with its element ids renamed a, b, c, ... in the order its
+    element list shows them, the same in its actions so far and its output (after
+    Synapse's state abstraction). Element ids are the page's numbering: copied
+    into a new page's decision they name whatever element happens to have that
+    number there, and with memory on the model grew most confident exactly when
+    it copied one. Letters can never be copied (the grammar allows only the
+    page's own ids), so what a demonstration can teach is which kind of element
+    to act on."""
+    names = {old: _letters(i) for i, old in enumerate(dict.fromkeys(_ELEMENT_LINE.findall(context)))}
+    if not names:
+        return context, output
+    pattern = re.compile(r"\[(" + "|".join(re.escape(old) for old in names) + r")\]")
+
+    def rename(match: re.Match[str]) -> str:
+        return f"[{names[match.group(1)]}]"
+
+    return pattern.sub(rename, context), pattern.sub(rename, output)
+
+
+def _letters(n: int) -> str:
+    """0 → a, 25 → z, 26 → aa, ..."""
+    out = ""
+    n += 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        out = chr(ord("a") + r) + out
+    return out
 
 
 class ExemplarMemory:

@@ -17,6 +17,7 @@ from typing import Protocol
 from webagent.actions import Action, action_grammar, page_texts, parse_action, verb_descriptions
 from webagent.browser.observation import Element, Observation
 from webagent.candidates import Candidate, tokenize
+from webagent.memory import relabel
 from webagent.models.base import Generation, LanguageModel
 from webagent.templates import render
 
@@ -97,6 +98,7 @@ class ModelPolicyConfig:
     temperature: float = 0.0
     max_tokens: int = 96
     shots: int = 3  # exemplars retrieved from memory into the prompt (when there is a memory)
+    relabel: bool = False  # show the exemplars' element ids as a, b, c (webagent.memory.relabel)
     type_from_instruction: bool = True  # TYPE may only type spans of the instruction
     max_span_words: int = 6
 
@@ -178,10 +180,8 @@ class ModelPolicy(BasePolicy):
             exemplars = self.exemplars(instruction, candidates, history)
         messages = [{"role": "system", "content": render("system.jinja", verbs=verb_descriptions(observation.verbs))}]
         for exemplar in reversed(exemplars):  # the most similar one sits right before the question
-            messages += [
-                {"role": "user", "content": exemplar.context},
-                {"role": "assistant", "content": exemplar.output},
-            ]
+            context, output = relabel(exemplar.context, exemplar.output) if self.config.relabel else exemplar.pair
+            messages += [{"role": "user", "content": context}, {"role": "assistant", "content": output}]
         messages.append({"role": "user", "content": state_text(instruction, observation, candidates, history)})
         return self.model.format_chat(messages)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from webagent.learning.objective import TrainingExample
+from webagent.secrets import Secrets
 
 
 def oracle_examples(
@@ -38,16 +39,61 @@ def oracle_examples(
         env = MiniWoBEnv(session, server, task)
         for seed in seeds:
             env.reset(seed)
+            # What the agent reads and writes: the task's password as {PASSWORD} (webagent.secrets).
+            secrets = Secrets(env.secrets)
+            instruction = secrets.mask(env.instruction)
             history = []
             error = None
             for _ in range(max_steps):
                 observation, action = next_action(ORACLES[task], env, tuple(history), last_error=error)
-                candidates = ranker.rank(env.instruction, observation, [a.to_dsl() for a in history], top_k)
+                seen = secrets.mask_observation(observation)
+                shown = [secrets.mask_action(a) for a in history]
+                candidates = ranker.rank(instruction, seen, [a.to_dsl() for a in shown], top_k)
                 if any(c.id == action.element_id for c in candidates):
-                    prompt = policy.prompt(env.instruction, observation, candidates, history)
-                    out.append(TrainingExample(prompt, action.to_dsl()))
+                    prompt = policy.prompt(instruction, seen, candidates, shown)
+                    out.append(TrainingExample(prompt, secrets.mask_action(action).to_dsl()))
                 error = env.act(action, observation)
                 history.append(action)
                 if env.status().done:
                     break
+    return out
+
+
+def site_examples(session, suite, model, ranker, tasks: Sequence, *, top_k: int = 10, max_steps: int = 12):
+    """Play each site-suite task (webagent.envs.sites.SiteTask) with its family's scripted
+    solution and return one example per step, the STOP that ends it included: what the
+    MiniWoB++ oracles never show (an environment there ends the episode itself)."""
+    import time
+
+    from webagent.envs.site_solutions import SOLUTIONS
+    from webagent.envs.sites import SiteEnv
+    from webagent.errors import ActionError
+    from webagent.policy import ModelPolicy
+
+    policy = ModelPolicy(model)
+    out: list[TrainingExample] = []
+    for task in tasks:
+        env = SiteEnv(session, suite, task)
+        env.reset()
+        history: list = []
+        error = None
+        for _ in range(max_steps):
+            deadline = time.monotonic() + 3.0
+            while True:  # the page may still be drawing, as in solve()
+                observation = env.observe(last_error=error)
+                try:
+                    action = SOLUTIONS[task.family](env.instruction, observation, tuple(history))
+                    break
+                except ActionError:
+                    if time.monotonic() >= deadline:
+                        raise
+                    time.sleep(0.2)
+            candidates = ranker.rank(env.instruction, observation, [a.to_dsl() for a in history], top_k)
+            if action.element_id is None or any(c.id == action.element_id for c in candidates):
+                prompt = policy.prompt(env.instruction, observation, candidates, history)
+                out.append(TrainingExample(prompt, action.to_dsl()))
+            if action.verb == "STOP":
+                break
+            error = env.act(action, observation)
+            history.append(action)
     return out
