@@ -6,4 +6,8 @@ def __getattr__(name: str):
         from webagent.online import Online
 
         return Online
+    if name == "strategy":
+        from webagent.strategies import strategy
+
+        return strategy
     raise AttributeError(f"module 'webagent' has no attribute {name!r}")

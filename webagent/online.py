@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from webagent.store import Store
 from webagent.templates import render
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OnlineOutput:
     """The last generation, kept so feedback knows what it is about."""
 
@@ -92,7 +93,7 @@ class Online:
         self.shots = shots
         self.max_tokens = max_tokens
         self.last: OnlineOutput | None = None
-        self._judged: OnlineOutput | None = None  # the output the last feedback() was about
+        self._judged: weakref.WeakSet[OnlineOutput] = weakref.WeakSet()  # the outputs feedback was given on
 
     def _prompt(self, prompt: str) -> str:
         system = render("online_system.jinja", schema=json.dumps(self.schema))
@@ -124,27 +125,30 @@ class Online:
         correct=value names the right output (it must match the schema)."""
         if self.last is None:
             raise WebAgentError("feedback() needs a generate() first")
-        if self._judged is self.last:
+        self.judge(self.last, good, correct=correct)
+
+    def judge(self, output: OnlineOutput, good: bool | None = None, *, correct: Any = None) -> None:
+        """Judge one earlier output (as `feedback` does the last), once."""
+        if output in self._judged:
             raise WebAgentError("this output was judged already: one feedback() per generate()")
         if (good is None) == (correct is None):
             raise WebAgentError("give exactly one of good=True/False or correct=...")
-        last = self.last
         if correct is not None:
-            kind, output = "correct", self._valid(correct)
+            kind, text = "correct", self._valid(correct)
         else:
-            kind, output = ("confirm", last.text) if good else ("reject", "")
-        exemplar = Exemplar(query=last.prompt, context=last.prompt, output=output) if kind != "reject" else None
+            kind, text = ("confirm", output.text) if good else ("reject", "")
+        exemplar = Exemplar(query=output.prompt, context=output.prompt, output=text) if kind != "reject" else None
         self.learner.learn(
             Lesson(
                 kind=kind,
-                proposed=last.text,
-                output=output,
-                prompt=last.full_prompt,
+                proposed=output.text,
+                output=text,
+                prompt=output.full_prompt,
                 exemplar=exemplar,
                 source=Source.API,
             )
         )
-        self._judged = last
+        self._judged.add(output)
 
     def _valid(self, value: Any) -> str:
         """The correction as the model would write it, checked against the schema's grammar."""

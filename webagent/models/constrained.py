@@ -87,7 +87,10 @@ def constrained_generate(
     if prefix is not None:
         prefix.put(fed, past)
     if not matcher.is_accepting():
-        raise GrammarError(f"generation stopped after {max_tokens} tokens before the grammar was complete")
+        so_far = decoder.ll_tokenizer.decode_str(out)
+        raise GrammarError(
+            f"generation stopped after {max_tokens} tokens before the grammar was complete: {so_far[:80]!r}…"
+        )
     text = decoder.ll_tokenizer.decode_str(out)
     if not math.isfinite(logprob):
         logprob = -1e9
