@@ -387,3 +387,21 @@ def test_the_default_model_replays_the_sample_with_gold_history(default_model, s
         assert f'1. {first.operation.op} [{first.pos_ids[0]}] "{first.operation.value}"' in second["prompt"]
     m = replayer.metrics()
     assert 0.0 <= m.step_sr <= m.element_acc <= 1.0
+
+
+SITES_SAMPLE = Path(__file__).resolve().parent.parent / "datasets" / "mind2web_sites"
+
+
+def test_the_real_site_sample_is_mind2web_and_the_gold_replays_it_fully(store, embedder):
+    """datasets/mind2web_sites: the scripted solutions on the site suite, exported (STOP is not
+    a Mind2Web operation and is left out; Enter on a field is Mind2Web's ENTER, scored as CLICK)."""
+    test = list(iter_tasks(split_files(SITES_SAMPLE, "test_task")))
+    train = list(iter_tasks(split_files(SITES_SAMPLE, "train")))
+    assert len(test) >= 10 and len(train) >= 40
+    assert {t.confirmed_task for t in test}.isdisjoint(t.confirmed_task for t in train)
+    ops = {(s.operation.op, s.operation.original_op) for t in test + train for s in t.actions}
+    assert ("CLICK", "ENTER") in ops and ("TYPE", "TYPE") in ops and all(op in loader.OPS for op, _ in ops)
+    eval_id = store.start_replay("sites-gold", split="test_task", settings={})
+    replayer = Replayer(GoldPolicy(), store, eval_id, ranker=HybridRanker(embedder), top_k=50)
+    replayer.replay(test)
+    assert replayer.metrics().task_sr == 1.0

@@ -98,7 +98,7 @@ class ModelPolicyConfig:
     temperature: float = 0.0
     max_tokens: int = 96
     shots: int = 3  # exemplars retrieved from memory into the prompt (when there is a memory)
-    relabel: bool = False  # show the exemplars' element ids as a, b, c (webagent.memory.relabel)
+    relabel: bool = True  # show the exemplars' element ids as a, b, c (webagent.memory.relabel)
     type_from_instruction: bool = True  # TYPE may only type spans of the instruction
     max_span_words: int = 6
 

@@ -55,7 +55,7 @@ class ModelSettings:
 class MemorySettings:
     enabled: bool = True  # the store's exemplar memory, in the prompt and learning from verdicts
     shots: int = 3  # exemplars shown per decision
-    relabel: bool = False  # demonstrations' element ids shown as a, b, c (webagent.memory.relabel)
+    relabel: bool = True  # demonstrations' element ids shown as a, b, c (webagent.memory.relabel)
 
     def __post_init__(self) -> None:
         if self.shots < 0:

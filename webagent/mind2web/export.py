@@ -68,12 +68,17 @@ def episode_task(store: Store, episode_id: int) -> Task:
             action = parse_action(row["action"] or "")
         except GrammarError as exc:
             raise DataError(f"{where}: {exc}") from exc
+        if action.element_id is None or (action.verb == "PRESS" and action.argument != "Enter"):
+            continue  # STOP, SCROLL, BACK and other keys: Mind2Web has no such operation
         nodes = nodes_by_id(row["cleaned_html"])
         target = nodes.get(action.element_id)
         if target is None:
             raise DataError(f"{where}: the acted element [{action.element_id}] is not in its cleaned HTML")
         ranked = [str(c["id"]) for c in (row["candidates"] or [])]
-        op = Operation(action.verb, action.verb, action.argument or "")
+        if action.verb == "PRESS":  # Enter on an element: Mind2Web's ENTER, which it scores as a CLICK
+            op = Operation("CLICK", "ENTER", "")
+        else:
+            op = Operation(action.verb, action.verb, action.argument or "")
         steps.append(
             ActionStep(
                 action_uid=f"{annotation_id}-{row['idx']}",
