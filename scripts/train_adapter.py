@@ -1,8 +1,8 @@
 """Train the packaged starting adapter: LoRA by ordinary backprop on oracle steps of the dev tasks.
 
     python scripts/train_adapter.py                 # collect, train, write webagent/adapters/dev-lora.safetensors
-    python scripts/train_adapter.py --collect-only  # only the examples (results/adapter/examples.json)
-    python scripts/train_adapter.py --sites         # also the site suite's training variants (STOP included)
+    python scripts/train_adapter.py --collect-only  # only the examples (results/adapter/*examples.json)
+    python scripts/train_adapter.py --no-sites      # MiniWoB++ oracle steps only (no site-suite STOP steps)
 
 Why an adapter: the raw SmolLM2-135M-Instruct has never seen the action DSL or the
 prompt's element list, and alone it is no better than a random pick among the
@@ -14,8 +14,13 @@ training target.
 The data: every (task, seed) of the dev tasks for the training seeds below is
 played by its oracle; each step whose right element is among the ranker's top-k
 becomes one example (the model policy's real zero-shot prompt, the oracle's
-action as the target), as `webagent.learning.oracle_set` builds them. Seeds 10_000
-and up are never used by the demo, the tests or the evaluation (which use 0..99).
+action as the target), as `webagent.learning.oracle_set` builds them, with the
+task's password masked as `{PASSWORD}` as the agent sees it. Seeds 10_000 and up
+are never used by the demo, the tests or the evaluations (seeds below 1000). Then
+the site suite's scripted solutions on its training variants (every variant but
+the first of each family, which `scripts/sites.py measure --per-family 1` keeps
+for evaluation; the login family left out, its instructions carry passwords): the
+only examples of STOP, which a MiniWoB++ page never needs.
 
 The adapter: rank-16 LoRA on every linear layer of the last `--blocks` decoder
 blocks. Keeping it in the top blocks lets the objective run the 30 - blocks frozen
@@ -145,12 +150,17 @@ def main() -> None:
     parser.add_argument("--top-k", type=int, default=10)
     parser.add_argument("--blocks", type=int, default=6)
     parser.add_argument("--rank", type=int, default=16)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep-epochs", action="store_true", help="also save each earlier epoch's adapter")
-    parser.add_argument("--sites", action="store_true", help="add the site suite's training variants")
+    parser.add_argument(
+        "--sites",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="add the site suite's training variants (the packaged adapter has them)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="the adapter file (default: the packaged one)")
     args = parser.parse_args()
 

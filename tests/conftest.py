@@ -83,6 +83,20 @@ def default_model():
 
 
 @pytest.fixture(scope="session")
+def base_model():
+    """The base weights the default adapter is merged into (SmolLM2-135M-Instruct alone).
+    Decoding mechanics (prefix reuse, speculative and SMC sampling, the critic's
+    numbers) are checked on it in float32: their tolerances and reference
+    distributions are the raw model's, and exactness is a float32 property (on a CPU
+    with native bfloat16, `default_model` runs in bfloat16, where a reused prefix and a
+    full read differ by about 0.05 in log-probability). What the agent does is
+    checked on `default_model`."""
+    from webagent.models.transformers_lm import TransformersModel
+
+    return TransformersModel("default", adapter="none", dtype="float32")
+
+
+@pytest.fixture(scope="session")
 def embedder():
     from webagent.embeddings import Embedder
 

@@ -90,7 +90,7 @@ def test_password_is_masked_in_the_store(store, browser, miniwob_server, embedde
 
 @pytest.mark.slow
 def test_default_model_completes_an_episode_end_to_end(store, browser, miniwob_server, default_model, embedder):
-    env = MiniWoBEnv(browser, miniwob_server, "click-button")
+    env = MiniWoBEnv(browser, miniwob_server, "enter-text")
     policy = ModelPolicy(default_model)
     rewards = []
     for seed in range(5):
@@ -104,7 +104,7 @@ def test_default_model_completes_an_episode_end_to_end(store, browser, miniwob_s
             seed=seed,
             config={},
         )
-        result = agent.run_episode(env, run_id=run, task="click-button", seed=seed)
+        result = agent.run_episode(env, run_id=run, task="enter-text", seed=seed)
         rewards.append(result.reward)
         steps = store.steps(result.episode_id)
         assert steps and all(

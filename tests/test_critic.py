@@ -17,7 +17,7 @@ def test_confidence_combines_policy_and_critic():
 
 
 @pytest.mark.slow
-def test_the_critic_scores_a_proposal_with_the_real_model(default_model):
+def test_the_critic_scores_a_proposal_with_the_real_model(base_model):
     from webagent.critic import Critic, CriticPolicy
     from webagent.policy import FunctionPolicy
 
@@ -25,7 +25,7 @@ def test_the_critic_scores_a_proposal_with_the_real_model(default_model):
     cancel = Element("2", "button", text="Cancel", interactive=True)
     observation = Observation("http://x/", "t", (ok, cancel))
     candidates = [Candidate(ok, 1.0), Candidate(cancel, 0.5)]
-    critic = Critic(default_model)
+    critic = Critic(base_model)
     prompt = critic.prompt('Click on the "OK" button.', observation, candidates, [], Action("CLICK", "2"))
     assert "Proposed next action: CLICK [2]" in prompt and 'It acts on: [2] button text="Cancel"' in prompt
     opinions = [

@@ -272,10 +272,10 @@ TASKS = ["enter-text", "click-option"]
 
 @pytest.fixture(scope="module")
 def model():
-    """A private copy of the default model: these tests change its weights."""
+    """A private copy of the base model (no adapter, as `base_module`): these tests change its weights."""
     from webagent.models.transformers_lm import TransformersModel
 
-    return TransformersModel("default", dtype="float32")
+    return TransformersModel("default", dtype="float32", adapter="none")
 
 
 @pytest.fixture(scope="module")

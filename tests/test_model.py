@@ -13,8 +13,8 @@ pytestmark = pytest.mark.slow
 
 def test_default_model_implements_the_interface(default_model):
     assert isinstance(default_model, LanguageModel)
-    assert default_model.name == "SmolLM2-135M-Instruct"
-    assert default_model.version.startswith("SmolLM2-135M-Instruct@")
+    assert default_model.name == "SmolLM2-135M-Instruct+dev-lora"  # the packaged adapter merged in
+    assert default_model.version.startswith("SmolLM2-135M-Instruct+dev-lora@")
 
 
 def test_forced_spans_cost_no_forward_pass(default_model):

@@ -65,18 +65,18 @@ def _states():
         history.append(Action("TYPE", str(min(step, 3)), ["ann", "bo", "cy", "cy", "cy"][step]))
 
 
-def test_reuse_feeds_only_new_tokens_and_decides_exactly_as_a_full_read(default_model):
-    policy = ModelPolicy(default_model)
+def test_reuse_feeds_only_new_tokens_and_decides_exactly_as_a_full_read(base_model):
+    policy = ModelPolicy(base_model)
     reused, full = [], []
-    default_model.prefix.clear()
+    base_model.prefix.clear()
     for instruction, observation, candidates, history in _states():
         prompt = policy.prompt(instruction, observation, candidates, history)
         grammar = action_grammar([c.element for c in candidates])
-        reused.append(default_model.generate(prompt, grammar))
+        reused.append(base_model.generate(prompt, grammar))
     for instruction, observation, candidates, history in _states():
-        default_model.prefix.clear()
+        base_model.prefix.clear()
         prompt = policy.prompt(instruction, observation, candidates, history)
-        full.append(default_model.generate(prompt, action_grammar([c.element for c in candidates])))
+        full.append(base_model.generate(prompt, action_grammar([c.element for c in candidates])))
     assert [g.text for g in reused] == [g.text for g in full]
     assert [g.logprob for g in reused] == pytest.approx([g.logprob for g in full], abs=1e-3)
     assert all(g.fed_prompt_tokens == g.prompt_tokens for g in full)
@@ -86,14 +86,14 @@ def test_reuse_feeds_only_new_tokens_and_decides_exactly_as_a_full_read(default_
     ]
 
 
-def test_new_weights_forget_the_cached_prefixes(default_model):
-    prompt = default_model.format_chat([{"role": "user", "content": "Click the Submit button, please. " * 4}])
+def test_new_weights_forget_the_cached_prefixes(base_model):
+    prompt = base_model.format_chat([{"role": "user", "content": "Click the Submit button, please. " * 4}])
     buttons = [Element(i, "button", text=t, interactive=True) for i, t in (("8", "Cancel"), ("9", "Submit"))]
     grammar = action_grammar(buttons)
-    default_model.generate(prompt, grammar)
-    assert len(default_model.prefix) >= 1
-    version = default_model.version
-    with default_model.lock:
-        default_model.weights_changed(version)
-    assert len(default_model.prefix) == 0
-    assert default_model.generate(prompt, grammar).fed_prompt_tokens > 0
+    base_model.generate(prompt, grammar)
+    assert len(base_model.prefix) >= 1
+    version = base_model.version
+    with base_model.lock:
+        base_model.weights_changed(version)
+    assert len(base_model.prefix) == 0
+    assert base_model.generate(prompt, grammar).fed_prompt_tokens > 0

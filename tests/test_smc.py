@@ -35,9 +35,9 @@ def prompt_for(model, task: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def reference(default_model):
-    ids = default_model._encode(prompt_for(default_model, "Choose Green in the colour list."))
-    return build_reference(default_model._decoder, ids, action_grammar(candidates()))
+def reference(base_model):
+    ids = base_model._encode(prompt_for(base_model, "Choose Green in the colour list."))
+    return build_reference(base_model._decoder, ids, action_grammar(candidates()))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -84,10 +84,10 @@ def test_the_two_exact_distributions_differ(reference):
 
 
 @pytest.mark.slow
-def test_many_particles_approach_the_grammar_conditioned_distribution(default_model, reference):
+def test_many_particles_approach_the_grammar_conditioned_distribution(base_model, reference):
     """Resampling whenever the unfinished particles' weights differ at all (ESS < 0.999 N),
     so the resampling path is part of what is checked."""
-    estimate, resamples = smc_estimate(default_model, reference, runs=20, particles=100, ess_fraction=0.999)
+    estimate, resamples = smc_estimate(base_model, reference, runs=20, particles=100, ess_fraction=0.999)
     to_conditioned = total_variation(estimate, reference.exact.conditioned)
     to_masked = total_variation(estimate, reference.exact.masked)
     assert resamples > 0
@@ -96,18 +96,18 @@ def test_many_particles_approach_the_grammar_conditioned_distribution(default_mo
 
 
 @pytest.mark.slow
-def test_without_resampling_it_is_plain_importance_sampling_and_still_unbiased(default_model, reference):
-    estimate, resamples = smc_estimate(default_model, reference, runs=20, particles=100, ess_fraction=0.0, seed=1)
+def test_without_resampling_it_is_plain_importance_sampling_and_still_unbiased(base_model, reference):
+    estimate, resamples = smc_estimate(base_model, reference, runs=20, particles=100, ess_fraction=0.0, seed=1)
     assert resamples == 0
     assert total_variation(estimate, reference.exact.conditioned) < 0.06
 
 
 @pytest.mark.slow
-def test_one_particle_is_plain_masked_sampling(default_model, reference):
+def test_one_particle_is_plain_masked_sampling(base_model, reference):
     """With N = 1 the weights have nothing to act on: the outputs follow the masked distribution."""
     from collections import Counter
 
-    decoder = default_model._decoder
+    decoder = base_model._decoder
     matcher = new_matcher(decoder.ll_tokenizer, action_grammar(candidates()))
     generator = torch.Generator().manual_seed(2)
     n = 1500
@@ -129,11 +129,11 @@ def test_one_particle_is_plain_masked_sampling(default_model, reference):
 
 
 @pytest.mark.slow
-def test_batched_particles_see_the_same_logits_as_one_at_a_time(default_model):
+def test_batched_particles_see_the_same_logits_as_one_at_a_time(base_model):
     """Rows of different lengths share the cache slots (padding masked, own positions);
     rows are duplicated and dropped as resampling does."""
-    model, vocab = default_model.model, default_model._decoder.vocab_size
-    prompt = default_model._encode("A prompt shared by every particle.")
+    model, vocab = base_model.model, base_model._decoder.vocab_size
+    prompt = base_model._encode("A prompt shared by every particle.")
     batch = ModelBatch(model, prompt, vocab)
     first = batch.logits([[33], [34, 35, 36], [33]], [1, 3, 1])
     second = batch.logits([[34, 35, 36, 37], [33, 40], [33, 41, 42]], [1, 1, 2])  # row 0 follows old row 1
@@ -151,11 +151,11 @@ def test_batched_particles_see_the_same_logits_as_one_at_a_time(default_model):
 
 
 @pytest.mark.slow
-def test_smc_as_the_models_decoding_mode(default_model):
+def test_smc_as_the_models_decoding_mode(base_model):
     """What ModelPolicy gets with --decoding smc: a valid action, agreement as confidence."""
-    smc = default_model.with_decoding("smc", particles=6)
+    smc = base_model.with_decoding("smc", particles=6)
     cands = candidates() + [Element("9", "input", editable=True, interactive=True, label="Name")]
-    prompt = default_model.format_chat(
+    prompt = base_model.format_chat(
         [
             {
                 "role": "user",

@@ -84,11 +84,11 @@ def chi_square_pvalue(counts: dict[str, int], expected: dict[str, float], n: int
 
 
 @pytest.fixture(scope="module")
-def reference(default_model):
+def reference(base_model):
     candidates = enumerable_candidates()
-    prompt = chat_prompt(default_model, TASK, candidates)
-    ids = default_model._encode(prompt)
-    return build_reference(default_model._decoder, ids, action_grammar(candidates), draft_layers=4)
+    prompt = chat_prompt(base_model, TASK, candidates)
+    ids = base_model._encode(prompt)
+    return build_reference(base_model._decoder, ids, action_grammar(candidates), draft_layers=4)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -142,11 +142,11 @@ def test_the_reference_language_is_a_few_dozen_strings(reference):
 
 
 @pytest.mark.parametrize(("draft", "k"), [("self", 1), ("self", 3), ("lookup", 4)])
-def test_speculative_samples_have_plain_decodings_exact_distribution(default_model, reference, draft, k):
+def test_speculative_samples_have_plain_decodings_exact_distribution(base_model, reference, draft, k):
     """A 4-layer self-draft (a poor one: rejections and residual resampling are frequent) and
     the one-hot prompt-lookup draft (proposals from the prompt text, give-ups where it has none)."""
     n = 3000
-    counts, acceptance_rate = sample_many(default_model, reference, n, k=k, seed=k, draft=draft)
+    counts, acceptance_rate = sample_many(base_model, reference, n, k=k, seed=k, draft=draft)
     pvalue = chi_square_pvalue(counts, reference.exact.masked, n)
     assert pvalue > 0.001, (pvalue, counts)
     empirical = {t: c / n for t, c in counts.items()}
@@ -154,17 +154,17 @@ def test_speculative_samples_have_plain_decodings_exact_distribution(default_mod
     assert 0.0 < acceptance_rate < 1.0  # rejections and residual resampling both happened
 
 
-def test_a_broken_acceptance_rule_fails_the_same_test(default_model, reference):
+def test_a_broken_acceptance_rule_fails_the_same_test(base_model, reference):
     """Keeping every drafted token samples the draft's distribution, not the target's."""
     n = 3000
-    counts, _ = sample_many(default_model, reference, n, k=3, acceptance=lambda q, p: 1.0, seed=3)
+    counts, _ = sample_many(base_model, reference, n, k=3, acceptance=lambda q, p: 1.0, seed=3)
     assert chi_square_pvalue(counts, reference.exact.masked, n) < 1e-6
 
 
-def test_a_subtly_broken_acceptance_rule_fails_too(default_model, reference):
+def test_a_subtly_broken_acceptance_rule_fails_too(base_model, reference):
     """min(1, sqrt(q/p)) keeps too many drafts where the draft is overconfident."""
     n = 3000
-    counts, _ = sample_many(default_model, reference, n, k=3, acceptance=lambda q, p: min(1.0, (q / p) ** 0.5), seed=3)
+    counts, _ = sample_many(base_model, reference, n, k=3, acceptance=lambda q, p: min(1.0, (q / p) ** 0.5), seed=3)
     assert chi_square_pvalue(counts, reference.exact.masked, n) < 1e-3
 
 
@@ -188,19 +188,19 @@ def _greedy_cases(model):
 
 
 @pytest.fixture(scope="module")
-def plain_greedy(default_model):
-    decoder = default_model._decoder
+def plain_greedy(base_model):
+    decoder = base_model._decoder
     out = []
-    for prompt, grammar in _greedy_cases(default_model):
-        ids = default_model._encode(prompt)
+    for prompt, grammar in _greedy_cases(base_model):
+        ids = base_model._encode(prompt)
         tokens, generation = constrained_generate(decoder, ids, grammar, temperature=0.0, generator=None, max_tokens=32)
         out.append((prompt, ids, grammar, tokens, generation))
     return out
 
 
 @pytest.mark.parametrize(("draft", "layers", "k"), [("self", 2, 2), ("self", 12, 4), ("lookup", None, 4)])
-def test_greedy_speculative_equals_plain_greedy(default_model, plain_greedy, draft, layers, k):
-    decoder = default_model._decoder
+def test_greedy_speculative_equals_plain_greedy(base_model, plain_greedy, draft, layers, k):
+    decoder = base_model._decoder
     draft_model = self_draft(decoder.model, layers) if draft == "self" else "lookup"
     mismatches = []
     for prompt, ids, grammar, plain_tokens, plain in plain_greedy:
@@ -215,7 +215,7 @@ def test_greedy_speculative_equals_plain_greedy(default_model, plain_greedy, dra
             generator=None,
             max_tokens=32,
             lookup_text=prompt,
-            encode=default_model._encode,
+            encode=base_model._encode,
         )
         if spec_tokens != plain_tokens or spec.text != plain.text:
             mismatches.append((prompt[-60:], plain.text, spec.text))
@@ -225,28 +225,28 @@ def test_greedy_speculative_equals_plain_greedy(default_model, plain_greedy, dra
     assert {p[4].text.split(" ")[0] for p in plain_greedy[:3]} >= {"TYPE", "SELECT"}  # varied actions
 
 
-def test_the_model_in_speculative_mode_decides_like_plain_mode(default_model):
+def test_the_model_in_speculative_mode_decides_like_plain_mode(base_model):
     """Through the LanguageModel interface (what ModelPolicy calls): same greedy text, and the
     generation records what the draft did."""
-    spec = default_model.with_decoding("speculative", draft_layers=8, draft_k=3)
+    spec = base_model.with_decoding("speculative", draft_layers=8, draft_k=3)
     candidates = enumerable_candidates()
-    prompt = chat_prompt(default_model, "Click save.", candidates)
-    a = default_model.generate(prompt, action_grammar(candidates))
+    prompt = chat_prompt(base_model, "Click save.", candidates)
+    a = base_model.generate(prompt, action_grammar(candidates))
     b = spec.generate(prompt, action_grammar(candidates))
     assert b.text == a.text
     assert (a.decoding, b.decoding) == ("plain", "speculative")
     assert b.drafted >= b.accepted >= 0 and b.draft_calls >= b.drafted
 
 
-def test_end_to_end_samples_through_the_real_model_follow_the_exact_distribution(default_model, reference):
+def test_end_to_end_samples_through_the_real_model_follow_the_exact_distribution(base_model, reference):
     """A smaller run with real forward passes (KV caches, cropping, the self-draft's shared cache).
     Too few samples for chi-square: a z-test on their mean log-probability under the exact
     distribution (its expectation is minus the entropy)."""
     import math
 
-    spec = default_model.with_decoding("speculative", draft_layers=4, draft_k=3)
+    spec = base_model.with_decoding("speculative", draft_layers=4, draft_k=3)
     candidates = enumerable_candidates()
-    prompt = chat_prompt(default_model, TASK, candidates)
+    prompt = chat_prompt(base_model, TASK, candidates)
     exact = reference.exact.masked
     n = 12
     logps = []
@@ -261,13 +261,13 @@ def test_end_to_end_samples_through_the_real_model_follow_the_exact_distribution
     assert len(set(logps)) > 1  # it samples
 
 
-def test_a_separate_draft_model_with_the_same_tokenizer_is_always_accepted_greedily(default_model):
+def test_a_separate_draft_model_with_the_same_tokenizer_is_always_accepted_greedily(base_model):
     from webagent.models.draft import load_draft
 
-    _, draft = load_draft("default", default_model.tokenizer)
-    decoder = default_model._decoder
+    _, draft = load_draft("default", base_model.tokenizer)
+    decoder = base_model._decoder
     candidates = enumerable_candidates()
-    ids = default_model._encode(chat_prompt(default_model, "Select Large.", candidates))
+    ids = base_model._encode(chat_prompt(base_model, "Select Large.", candidates))
     grammar = action_grammar(candidates)
     plain_tokens, _ = constrained_generate(decoder, ids, grammar, temperature=0.0, generator=None, max_tokens=40)
     tokens, gen = speculative_generate(
@@ -277,10 +277,10 @@ def test_a_separate_draft_model_with_the_same_tokenizer_is_always_accepted_greed
     assert gen.accepted == gen.drafted > 0
 
 
-def test_self_draft_is_the_truncated_model_sharing_its_weights(default_model):
-    model = default_model.model
+def test_self_draft_is_the_truncated_model_sharing_its_weights(base_model):
+    model = base_model.model
     draft = self_draft(model, 6)
-    ids = torch.tensor([default_model._encode("Early exit drafts share weights.")])
+    ids = torch.tensor([base_model._encode("Early exit drafts share weights.")])
     with torch.inference_mode():
         full = model(input_ids=ids, output_hidden_states=True)
         expected = model.lm_head(model.model.norm(full.hidden_states[6]))
