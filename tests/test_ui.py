@@ -33,7 +33,9 @@ def panel(tmp_path_factory, default_model):
     store = Store(tmp_path_factory.mktemp("panel") / "panel.db")
     port = free_port()
     settings = panel_settings(max_steps=4, autonomy=AutonomySettings(enabled=False, min_samples=30))
-    panel = launch(store, settings, port=port, model=default_model, tasks=["click-checkboxes", "click-button", "enter-text"])
+    panel = launch(
+        store, settings, port=port, model=default_model, tasks=["click-checkboxes", "click-button", "enter-text"]
+    )
     worker = panel.worker
     state = worker.wait_ready(timeout=600)
     assert state.phase == "idle", state.message
