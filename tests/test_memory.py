@@ -66,3 +66,34 @@ def test_a_relabelling_policy_shows_letters_in_demonstrations_and_numbers_in_the
     prompt = policy.prompt("Click ok", observation, [Candidate(button, 1.0)], [])
     assert '[a] button text="ok"' in prompt and "CLICK [a]" in prompt and "[12]" not in prompt
     assert '[5] button text="ok"' in prompt
+
+
+def test_the_memory_guard_keeps_out_a_demonstration_that_makes_the_task_s_steps_less_likely(embedder):
+    """Scored by a model that finds every confirmed output less likely after a demonstration
+    that says HARM (the real model's measurements are in results/learning/)."""
+    from webagent.browser.observation import Element
+    from webagent.candidates import Candidate
+    from webagent.policy import ModelPolicyConfig
+
+    class Judging(ScriptedModel):
+        def score(self, prompt, continuation):
+            return -5.0 if "HARM" in prompt else -1.0
+
+    memory = ExemplarMemory(None, embedder)
+    for i in range(3):
+        memory.add(
+            Exemplar(
+                f"click ok {i}", f'Task: click ok {i}\n\nElements:\n[{i}] button text="ok"\n', f"CLICK [{i}]", task="t"
+            )
+        )
+    memory.add(
+        Exemplar("click ok 9", 'Task: click ok HARM\n\nElements:\n[9] button text="ok"\n', "CLICK [9]", task="t")
+    )
+    button = Element(id="5", tag="button", text="ok", visible=True, interactive=True)
+    candidates = [Candidate(button, 1.0)]
+    shown = {}
+    for guard in (False, True):
+        policy = ModelPolicy(Judging(["CLICK [5]"]), ModelPolicyConfig(shots=4, guard=guard), memory=memory)
+        shown[guard] = {e.query for e in policy.exemplars("click ok", candidates, [])}
+    assert "click ok 9" in shown[False] and "click ok 9" not in shown[True]
+    assert len(shown[True]) == 3

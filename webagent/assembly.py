@@ -192,7 +192,10 @@ def _policy(settings: AgentSettings, model, memory) -> Policy:
     if settings.policy == PolicyKind.RANDOM:
         return RandomPolicy()
     config = ModelPolicyConfig(
-        temperature=settings.model.temperature, shots=settings.memory.shots, relabel=settings.memory.relabel
+        temperature=settings.model.temperature,
+        shots=settings.memory.shots,
+        relabel=settings.memory.relabel,
+        guard=settings.memory.guard,
     )
     policy: Policy = ModelPolicy(model, config, memory=memory)
     if settings.critic.enabled:

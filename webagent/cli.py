@@ -64,6 +64,13 @@ TraceOpt = Annotated[
 ]
 ScreenshotsDirOpt = Annotated[Path | None, typer.Option("--screenshots", help="keep a PNG per step here")]
 ShotsOpt = Annotated[int, typer.Option(help="exemplars shown per decision")]
+GuardOpt = Annotated[
+    bool,
+    typer.Option(
+        "--memory-guard/--no-memory-guard",
+        help="leave out exemplars that make their task's other confirmed steps less likely",
+    ),
+]
 RelabelOpt = Annotated[
     bool, typer.Option(help="show the exemplars' element ids as a, b, c (what kind of element, not which number)")
 ]
@@ -154,6 +161,7 @@ def _settings(
     memory: bool = True,
     shots: int = 3,
     relabel: bool = True,
+    guard: bool = False,
     top_k: int = 10,
     max_steps: int = 12,
     seed: int = 0,
@@ -187,7 +195,7 @@ def _settings(
             threads=threads,
             adapter=adapter,
         ),
-        memory=MemorySettings(enabled=memory, shots=shots, relabel=relabel),
+        memory=MemorySettings(enabled=memory, shots=shots, relabel=relabel, guard=guard),
         loop=LoopSettings(top_k=top_k, max_steps=max_steps, screenshots=layers.pop("screenshots", False)),
         seed=seed,
         headless=not headful,
@@ -603,6 +611,7 @@ def learn(
     tune: Annotated[str, typer.Option(help="online weight tuning: none | mezo | backprop")] = "none",
     shots: Annotated[int, typer.Option(help="exemplars shown per decision")] = 3,
     relabel: RelabelOpt = True,
+    guard: GuardOpt = False,
     model: ModelOpt = "default",
     top_k: TopKOpt = 10,
     max_steps: StepsOpt = 12,
@@ -650,6 +659,7 @@ def learn(
             memory=memory,
             shots=shots,
             relabel=relabel,
+            guard=guard,
             top_k=top_k,
             max_steps=max_steps,
             seed=seed,

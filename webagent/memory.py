@@ -149,6 +149,10 @@ class ExemplarMemory:
         if self.store is not None:
             self.store.delete_exemplars([e.id for e in gone if e.id is not None])
 
+    def of_task(self, task: str) -> list[Exemplar]:
+        """The task's exemplars, oldest first."""
+        return [e for e in self._items if e.task == task]
+
     def retrieve(self, query: str, k: int = 3) -> list[Exemplar]:
         """The k most similar exemplars, most similar first, distinct outputs-in-context."""
         if not self._items or k <= 0:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from webagent.actions import Action, action_grammar, page_texts, parse_action, verb_descriptions
+from webagent.actions import BASIC_VERBS, Action, action_grammar, page_texts, parse_action, verb_descriptions
 from webagent.browser.observation import Element, Observation
 from webagent.candidates import Candidate, tokenize
 from webagent.memory import relabel
@@ -93,12 +93,16 @@ class BasePolicy:
         return ""
 
 
+GUARD_CHECKS = 3  # other confirmed steps of its task an exemplar is checked against
+
+
 @dataclass(frozen=True)
 class ModelPolicyConfig:
     temperature: float = 0.0
     max_tokens: int = 96
     shots: int = 3  # exemplars retrieved from memory into the prompt (when there is a memory)
     relabel: bool = True  # show the exemplars' element ids as a, b, c (webagent.memory.relabel)
+    guard: bool = False  # keep out exemplars that make other confirmed steps of their task less likely
     type_from_instruction: bool = True  # TYPE may only type spans of the instruction
     max_span_words: int = 6
 
@@ -155,18 +159,53 @@ class ModelPolicy(BasePolicy):
         self.model = model
         self.config = config or ModelPolicyConfig()
         self.memory = memory  # webagent.memory.ExemplarMemory or None
+        self._verdicts: dict[str, bool] = {}  # the memory guard's, by exemplar key
 
-    def exemplars(self, instruction: str, candidates: Sequence[Candidate], history: Sequence[Action]) -> list:
+    def exemplars(
+        self,
+        instruction: str,
+        candidates: Sequence[Candidate],
+        history: Sequence[Action],
+        verbs: Sequence[str] = BASIC_VERBS,
+    ) -> list:
         """The nearest exemplars, those at the same point of a trajectory (the same
         verbs done so far) first: instructions of one task differ mostly in their
-        values, so plain similarity cannot tell step 2 of a login from step 3."""
+        values, so plain similarity cannot tell step 2 of a login from step 3.
+        With the guard on, exemplars it finds harmful are left out."""
         if self.memory is None or self.config.shots <= 0:
             return []
         query = retrieval_query(instruction, history, candidates)
         nearest = self.memory.retrieve(query, self.config.shots * 4)
         progress = query.split("\n")[1]
         nearest.sort(key=lambda e: e.query.split("\n")[1:2] != [progress])  # stable: similarity order within
+        if self.config.guard:
+            nearest = [e for e in nearest if self._helps(e, verbs)]
         return nearest[: self.config.shots]
+
+    def _helps(self, exemplar, verbs: Sequence[str]) -> bool:
+        """The memory guard, leave-one-out: shown as the only demonstration, does
+        `exemplar` make the confirmed outputs of GUARD_CHECKS other steps of its task
+        more likely (on average, in log-probability) than no demonstration? Memory's
+        failure on these tasks is a demonstration the model copies where it does not
+        apply; this keeps those out. Until its task has enough other steps it is let
+        in and judged again later; once judged, the verdict is kept."""
+        verdicts = self._verdicts
+        if exemplar.key in verdicts:
+            return verdicts[exemplar.key]
+        others = [e for e in self.memory.of_task(exemplar.task) if e.key != exemplar.key]
+        if len(others) < GUARD_CHECKS:
+            return True
+        system = {"role": "system", "content": render("system.jinja", verbs=verb_descriptions(verbs))}
+        shown = relabel(*exemplar.pair) if self.config.relabel else exemplar.pair
+        demo = [{"role": "user", "content": shown[0]}, {"role": "assistant", "content": shown[1]}]
+        gain = 0.0
+        for check in others[-GUARD_CHECKS:]:
+            question = {"role": "user", "content": check.context}
+            with_it = self.model.score(self.model.format_chat([system, *demo, question]), check.output)
+            without = self.model.score(self.model.format_chat([system, question]), check.output)
+            gain += with_it - without
+        verdicts[exemplar.key] = gain >= 0
+        return verdicts[exemplar.key]
 
     def prompt(
         self,
@@ -177,7 +216,7 @@ class ModelPolicy(BasePolicy):
         exemplars: Sequence | None = None,
     ) -> str:
         if exemplars is None:
-            exemplars = self.exemplars(instruction, candidates, history)
+            exemplars = self.exemplars(instruction, candidates, history, observation.verbs)
         messages = [{"role": "system", "content": render("system.jinja", verbs=verb_descriptions(observation.verbs))}]
         for exemplar in reversed(exemplars):  # the most similar one sits right before the question
             context, output = relabel(exemplar.context, exemplar.output) if self.config.relabel else exemplar.pair
@@ -200,7 +239,7 @@ class ModelPolicy(BasePolicy):
 
     def decide(self, instruction, observation, candidates, history, seed) -> Decision:
         start = time.perf_counter()
-        exemplars = self.exemplars(instruction, candidates, history)
+        exemplars = self.exemplars(instruction, candidates, history, observation.verbs)
         prompt = self.prompt(instruction, observation, candidates, history, exemplars)
         generation = self.model.generate(
             prompt,

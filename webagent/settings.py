@@ -56,6 +56,7 @@ class MemorySettings:
     enabled: bool = True  # the store's exemplar memory, in the prompt and learning from verdicts
     shots: int = 3  # exemplars shown per decision
     relabel: bool = True  # demonstrations' element ids shown as a, b, c (webagent.memory.relabel)
+    guard: bool = False  # leave out exemplars that make their task's other confirmed steps less likely
 
     def __post_init__(self) -> None:
         if self.shots < 0:
