@@ -53,7 +53,7 @@ def _isolated_store(tmp_path, monkeypatch):
 
 
 BROWSER_FIXTURES = {"browser_session", "miniwob_server", "fixture_server"}
-MODEL_FIXTURES = {"default_model"}
+MODEL_FIXTURES = {"default_model", "base_model"}
 
 
 def pytest_collection_modifyitems(config, items):
