@@ -65,6 +65,9 @@ def test_a_page_s_or_a_typed_secret_lasts_for_its_episode_only():
     assert secrets.names == ["PASSWORD"] and secrets.reveal("{PASSWORD}") == "hunter22"
     secrets.declare_typed("text")  # the next episode's guess is named as the first was
     assert secrets.mask("text") == "{PASSWORD_2}"
+    assert secrets.declare("PAGE", "hunter22", episode=True) == "{PASSWORD}"  # the page knows the person's
+    secrets.end_episode()
+    assert secrets.mask("hunter22 text") == "{PASSWORD} text"  # still masked after the episode
 
 
 def test_secret_specs_from_the_command_line_environment_and_a_file(tmp_path):

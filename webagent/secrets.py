@@ -123,6 +123,9 @@ class Secrets:
         if not value:
             raise DataError(f"secret {name}: the value is empty")
         with self._lock:
+            known = self._names.get(value)
+            if episode and known is not None and known not in self._episode:
+                return placeholder(known)  # a person's secret already: it stays theirs, and outlasts the episode
             if episode and self._current.get(name, value) != value and name not in self._episode:
                 name = _free(name, self._current)  # a person's secret of that name stays what they said
             self._current[name] = value
