@@ -76,6 +76,8 @@ def put_version(model, store: Store, wanted: str, tuner=None) -> dict | None:
     from webagent.learning.versions import apply_version, resolve_version
 
     row = resolve_version(store, model.name, wanted)
+    if row is not None and tuner is None and model.version == f"{model.name}@v{row['version']}":
+        return row  # a model reused across runs already holds it (applying it again would add its updates twice)
     if row is not None:
         if tuner is not None:
             tuner.rollback(row["version"])  # the tuner then continues from it
@@ -157,7 +159,7 @@ def assemble(
     if ranker is None:
         from webagent.embeddings import Embedder
 
-        ranker = HybridRanker(Embedder())
+        ranker = HybridRanker(Embedder(), settings.ranker.weights())
     if policy is None and settings.uses_model and model is None:
         model = load_model(settings.model, tuned=holds_tuned_weights(settings, store))
     if supervisor is None:
@@ -196,6 +198,7 @@ def _policy(settings: AgentSettings, model, memory) -> Policy:
         shots=settings.memory.shots,
         relabel=settings.memory.relabel,
         guard=settings.memory.guard,
+        prompt=settings.model.prompt,
     )
     policy: Policy = ModelPolicy(model, config, memory=memory)
     if settings.critic.enabled:

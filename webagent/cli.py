@@ -78,6 +78,10 @@ DtypeOpt = Annotated[
     str, typer.Option(help="auto (bfloat16 where the CPU has it, float32 when tuned) | float32 | bfloat16")
 ]
 ThreadsOpt = Annotated[int, typer.Option(help="torch threads (0: torch's default)")]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(help="settings saved by `webagent optimize` under this name (options given here win)"),
+]
 AdapterOpt = Annotated[
     str, typer.Option(help="the starting adapter merged into the model: default (the packaged one) | none | PATH")
 ]
@@ -168,9 +172,13 @@ def _settings(
     headful: bool = False,
     allow_domain: list[str] | None = None,
     allow_files: bool = False,
+    profile: str | None = None,
+    db: Path | None = None,
+    ctx: typer.Context | None = None,
     **layers,
 ):
-    """The one settings object from the options every agent command shares (checked before anything loads)."""
+    """The one settings object from the options every agent command shares (checked before
+    anything loads); a `profile`'s values replace the defaults of options not given."""
     from webagent.allow import SitePolicy
     from webagent.settings import AgentSettings, LoopSettings, MemorySettings, ModelSettings
 
@@ -183,7 +191,7 @@ def _settings(
             adapters.check(adapter, model)
         except ModelError as exc:
             raise WebAgentError(str(exc)) from None  # a usage error: the name is wrong
-    return AgentSettings(
+    settings = AgentSettings(
         policy=policy,
         model=ModelSettings(
             name=model,
@@ -202,6 +210,46 @@ def _settings(
         sites=SitePolicy(domains=tuple(allow_domain or ()), allow_files=allow_files),
         **layers,
     )
+    return _with_profile(settings, profile, db, ctx) if profile else settings
+
+
+# Search-space paths a command also has an option for: an option given on the command line wins.
+PROFILE_OPTIONS = {
+    "loop.top_k": "top_k",
+    "memory.shots": "shots",
+    "memory.relabel": "relabel",
+    "model.decoding": "decoding",
+    "model.particles": "particles",
+}
+
+
+def _with_profile(settings, name: str, db: Path | None, ctx: typer.Context | None):
+    """`settings` with the stored profile's values, except those the command line set."""
+    from webagent import space
+    from webagent.errors import StoreError
+
+    try:
+        store = _open(db, create=False)
+    except StoreError:
+        raise WebAgentError(
+            f"no profile {name!r}: there is no store yet (`webagent optimize` saves profiles)"
+        ) from None
+    try:
+        row = store.profile(name)
+        names = store.profile_names()
+    finally:
+        store.close()
+    if row is None:
+        known = ", ".join(names) or "none yet"
+        raise WebAgentError(f"no profile {name!r} in {store.path} (profiles: {known})")
+    params = dict(row["params"] or {})
+    space.check(params)
+    given = {
+        path
+        for path, option in PROFILE_OPTIONS.items()
+        if ctx is not None and option in ctx.params and ctx.get_parameter_source(option).name == "COMMANDLINE"
+    }
+    return space.apply(settings, {k: v for k, v in params.items() if k not in given})
 
 
 def _secrets(specs: list[str] | None, path: Path | None) -> tuple[tuple[str, str], ...]:
@@ -228,6 +276,7 @@ def _open(db: Path | None, *, create: bool = True):
 
 @app.command()
 def miniwob(
+    ctx: typer.Context,
     task: Annotated[list[str] | None, typer.Option("--task", help="a MiniWoB++ task; repeat for more")] = None,
     tasks_file: Annotated[Path | None, typer.Option(help="file of task names, one per line")] = None,
     episodes: Annotated[int, typer.Option(help="episodes per task")] = 10,
@@ -238,6 +287,7 @@ def miniwob(
     max_steps: StepsOpt = 12,
     json_out: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
     db: DbOpt = None,
+    profile: ProfileOpt = None,
     headful: HeadfulOpt = False,
     decoding: DecodingOpt = "plain",
     particles: ParticlesOpt = 8,
@@ -266,6 +316,9 @@ def miniwob(
         if not tasks:
             raise WebAgentError("name a task with --task or a file with --tasks-file")
         settings = _settings(
+            profile=profile,
+            db=db,
+            ctx=ctx,
             policy=policy,
             model=model,
             model_version=model_version,
@@ -306,6 +359,7 @@ def miniwob(
 
 @app.command()
 def run(
+    ctx: typer.Context,
     url: Annotated[str, typer.Option(help="start page")] = "",
     task: Annotated[str, typer.Option(help="the instruction")] = "",
     task_file: Annotated[Path | None, typer.Option(help="JSON Lines of {url, instruction, until_*?}")] = None,
@@ -319,6 +373,7 @@ def run(
     max_steps: StepsOpt = 6,
     seed: int = 0,
     db: DbOpt = None,
+    profile: ProfileOpt = None,
     headful: HeadfulOpt = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
     decoding: DecodingOpt = "plain",
@@ -351,6 +406,9 @@ def run(
         else:
             raise WebAgentError("give --url and --task, or --task-file")
         settings = _settings(
+            profile=profile,
+            db=db,
+            ctx=ctx,
             policy=policy,
             model=model,
             model_version=model_version,
@@ -418,6 +476,7 @@ def save_workflow(
 
 @app.command()
 def rerun(
+    ctx: typer.Context,
     workflow_file: Annotated[Path, typer.Argument(help="a workflow saved by save-workflow")],
     url: Annotated[str, typer.Option(help="start page [default: the workflow's]")] = "",
     until_text: Annotated[str | None, typer.Option(help="the task is done when this text appears")] = None,
@@ -434,6 +493,7 @@ def rerun(
     threads: ThreadsOpt = 0,
     max_steps: Annotated[int, typer.Option("--max-steps", help="step limit [default: the workflow's steps + 3]")] = 0,
     db: DbOpt = None,
+    profile: ProfileOpt = None,
     headful: HeadfulOpt = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
     secret: SecretOpt = None,
@@ -461,6 +521,9 @@ def rerun(
                 f"{workflow_file} types {', '.join('{' + n + '}' for n in missing)}: give --secret NAME=value"
             )
         settings = _settings(
+            profile=profile,
+            db=db,
+            ctx=ctx,
             policy="ranker" if fallback != "model" else "model",
             model=model,
             model_version=model_version,
@@ -531,6 +594,7 @@ def logs(
 
 @app.command()
 def ui(
+    ctx: typer.Context,
     port: Annotated[int, typer.Option(help="port to serve the panel on")] = 7860,
     host: Annotated[str, typer.Option(help="interface to listen on (keep it local)")] = "127.0.0.1",
     model: ModelOpt = "default",
@@ -545,6 +609,7 @@ def ui(
     top_k: TopKOpt = 10,
     max_steps: StepsOpt = 12,
     db: DbOpt = None,
+    profile: ProfileOpt = None,
     headful: HeadfulOpt = False,
     decoding: DecodingOpt = "plain",
     particles: ParticlesOpt = 8,
@@ -565,6 +630,9 @@ def ui(
 
     try:
         settings = _settings(
+            profile=profile,
+            db=db,
+            ctx=ctx,
             model=model,
             model_version=model_version,
             decoding=decoding,
@@ -600,7 +668,94 @@ def ui(
 
 
 @app.command()
+def optimize(
+    ctx: typer.Context,
+    task: Annotated[list[str] | None, typer.Option("--task", help="a MiniWoB++ task; repeat for more")] = None,
+    tasks_file: Annotated[Path | None, typer.Option(help="file of task names [default: the dev tasks]")] = None,
+    budget: Annotated[int, typer.Option(help="trials, the baseline (trial 0) included")] = 12,
+    episodes: Annotated[int, typer.Option(help="episodes per task in each trial (the same seeds every trial)")] = 2,
+    seed: Annotated[int, typer.Option(help="the trials' first seed")] = 0,
+    confirm_episodes: Annotated[
+        int, typer.Option(help="per task, on fresh seeds, for the best and the baseline afterwards (0: skip)")
+    ] = 5,
+    confirm_seed: Annotated[int, typer.Option(help="the fresh seeds' first")] = 5000,
+    study: Annotated[
+        str, typer.Option(help="the study's name; the best trial is saved as the profile of this name")
+    ] = ("optimized"),
+    png: Annotated[Path | None, typer.Option(help="success against trials [default: STUDY.png]")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the study here")] = None,
+    model: ModelOpt = "default",
+    model_version: VersionOpt = "active",
+    dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = 0,
+    adapter: AdapterOpt = "default",
+    memory: MemoryOpt = True,
+    max_steps: StepsOpt = 12,
+    db: DbOpt = None,
+    profile: Annotated[str | None, typer.Option(help="start from this profile (it is trial 0)")] = None,
+) -> None:
+    """Search the agent's settings (webagent.space) for the best success on MiniWoB++ tasks;
+    save the best as a profile any command loads with --profile."""
+    from webagent.envs.miniwob import DEV_TASKS_FILE, read_task_names
+    from webagent.optimize import OptimizeSettings, plot
+    from webagent.optimize import optimize as run_study
+    from webagent.progress import RichReporter
+
+    try:
+        _check_task_names(list(task or []))
+        tasks = list(task or []) + (read_task_names(tasks_file) if tasks_file else [])
+        tasks = tasks or read_task_names(DEV_TASKS_FILE)
+        config = OptimizeSettings(
+            tasks=tuple(tasks),
+            budget=budget,
+            study=study,
+            episodes=episodes,
+            seed=seed,
+            confirm_episodes=confirm_episodes,
+            confirm_seed=confirm_seed,
+        )
+        settings = _settings(
+            profile=profile,
+            db=db,
+            ctx=ctx,
+            model=model,
+            model_version=model_version,
+            dtype=dtype,
+            threads=threads,
+            adapter=adapter,
+            memory=memory,
+            max_steps=max_steps,
+        )
+        store = _open(db)
+        with _interruptible():
+            result = run_study(settings, config, store, reporter=RichReporter(console))
+    except WebAgentError as exc:
+        _fail(exc)
+    table = Table(
+        title=f"optimize {study}: the best trials of {len(result.trials)} ({config.episodes} episodes per task)"
+    )
+    for col in ("trial", "success", "settings changed from trial 0"):
+        table.add_column(col, justify="left" if col.startswith("settings") else "right")
+    for t in result.ranked()[:5]:
+        table.add_row(str(t.number), f"{t.success:.1%}", t.changes(result.baseline.params))
+    console.print(table)
+    if result.confirm:
+        best, base = result.confirm["best"], result.confirm["baseline"]
+        console.print(
+            f"fresh seeds {confirm_seed}.. ({best['episodes']} episodes each): best (trial {best['trial']}) "
+            f"{best['success']:.1%}, baseline {base['success']:.1%}"
+        )
+    png = png or Path(f"{study}.png")
+    plot(result, png)
+    console.print(f"saved profile {study!r} in {store.path} (use --profile {study}); wrote {png}")
+    if json_out:
+        json_out.write_text(json.dumps({"settings": settings.record(), **result.record()}, indent=2, default=str))
+        console.print(f"wrote {json_out}")
+
+
+@app.command()
 def learn(
+    ctx: typer.Context,
     task: Annotated[list[str] | None, typer.Option("--task", help="a MiniWoB++ task; repeat for more")] = None,
     tasks_file: Annotated[Path | None, typer.Option(help="file of task names, one per line")] = None,
     episodes: Annotated[int, typer.Option(help="supervised training episodes per task")] = 50,
@@ -618,6 +773,7 @@ def learn(
     seed: Annotated[int, typer.Option(help="seed of the first training episode")] = 0,
     out: Annotated[Path, typer.Option(help="learning curves: OUT.json and OUT.png")] = Path("results/learn"),
     db: DbOpt = None,
+    profile: ProfileOpt = None,
     headful: HeadfulOpt = False,
     decoding: DecodingOpt = "plain",
     particles: ParticlesOpt = 8,
@@ -648,6 +804,9 @@ def learn(
         if supervisor == "oracle":
             check_oracles(tasks)
         settings = _settings(
+            profile=profile,
+            db=db,
+            ctx=ctx,
             model=model,
             model_version=model_version,
             decoding=decoding,
@@ -694,6 +853,7 @@ def learn(
 
 @app.command()
 def replay(
+    ctx: typer.Context,
     data: Annotated[Path, typer.Option(help="Mind2Web data: a folder with train/, test_task/, ... or one JSON file")],
     split: Annotated[
         list[str] | None, typer.Option("--split", help="test_task | test_website | test_domain | train; repeat")
@@ -708,6 +868,7 @@ def replay(
     restart: Annotated[bool, typer.Option("--restart", help="drop this evaluation's stored steps first")] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
     db: DbOpt = None,
+    profile: ProfileOpt = None,
     model_version: VersionOpt = "active",
     dtype: DtypeOpt = "auto",
     threads: ThreadsOpt = 0,
@@ -721,6 +882,9 @@ def replay(
     try:
         gold = policy == "oracle"
         settings = _settings(
+            profile=profile,
+            db=db,
+            ctx=ctx,
             policy="model" if gold else policy,
             model=model,
             model_version=model_version,

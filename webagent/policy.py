@@ -103,6 +103,7 @@ class ModelPolicyConfig:
     shots: int = 3  # exemplars retrieved from memory into the prompt (when there is a memory)
     relabel: bool = True  # show the exemplars' element ids as a, b, c (webagent.memory.relabel)
     guard: bool = False  # keep out exemplars that make other confirmed steps of their task less likely
+    prompt: str = "auto"  # how shown elements are written: auto (rich on real sites) | plain | rich
     type_from_instruction: bool = True  # TYPE may only type spans of the instruction
     max_span_words: int = 6
 
@@ -129,19 +130,25 @@ def retrieval_query(instruction: str, history: Sequence[Action], candidates: Seq
 
 
 def state_text(
-    instruction: str, observation: Observation, candidates: Sequence[Candidate], history: Sequence[Action]
+    instruction: str,
+    observation: Observation,
+    candidates: Sequence[Candidate],
+    history: Sequence[Action],
+    prompt: str = "auto",
 ) -> str:
     """The user turn of a step's prompt: the task, the page (on real sites: where the
     agent is matters there; MiniWoB++ prompts stay as measured), the actions so far,
     what happened that the page does not show, the shown elements (on real sites
     with their roles, link targets, landmarks, headings and whether they are off
-    screen: `Element.line()`; on MiniWoB++ as `Element.describe()`)."""
+    screen: `Element.line()`; on MiniWoB++ as `Element.describe()`). `prompt`
+    overrides that choice (plain | rich; a variant `webagent optimize` searches)."""
     real_site = "STOP" in observation.verbs
+    rich = real_site if prompt == "auto" else prompt == "rich"
     return render(
         "step.jinja",
         instruction=instruction,
-        page=(observation.title, observation.url) if real_site else None,
-        rich=real_site,
+        page=(observation.title, observation.url) if rich else None,
+        rich=rich,
         events=observation.events,
         history=[a.to_dsl() for a in history],
         last_error=observation.last_error,
@@ -221,7 +228,9 @@ class ModelPolicy(BasePolicy):
         for exemplar in reversed(exemplars):  # the most similar one sits right before the question
             context, output = relabel(exemplar.context, exemplar.output) if self.config.relabel else exemplar.pair
             messages += [{"role": "user", "content": context}, {"role": "assistant", "content": output}]
-        messages.append({"role": "user", "content": state_text(instruction, observation, candidates, history)})
+        messages.append(
+            {"role": "user", "content": state_text(instruction, observation, candidates, history, self.config.prompt)}
+        )
         return self.model.format_chat(messages)
 
     def grammar(self, instruction: str, candidates: Sequence[Candidate], observation: Observation | None = None) -> str:

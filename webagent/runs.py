@@ -73,11 +73,12 @@ def run_miniwob(
     store: Store,
     reporter: Reporter | None = None,
     model=None,
+    ranker=None,
 ) -> dict:
-    """`episodes` seeded episodes per task (seeds settings.seed, +1, ...); `model`: an
-    already loaded language model to decide with (else the settings' is loaded)."""
+    """`episodes` seeded episodes per task (seeds settings.seed, +1, ...); `model`, `ranker`:
+    already loaded parts to use (else the settings' are loaded)."""
     reporter = reporter or Reporter()
-    parts = assemble(settings, store, model=model)
+    parts = assemble(settings, store, model=model, ranker=ranker)
     agent = parts.agent()
     run_id = parts.start_run(f"miniwob {' '.join(tasks)}", tasks=list(tasks), episodes=episodes)
     per_task: dict[str, list[dict]] = {t: [] for t in tasks}

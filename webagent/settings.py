@@ -20,6 +20,7 @@ from webagent.errors import DataError
 from webagent.kinds import Decoding, PolicyKind, Source, SupervisorKind, TuneMethod, parse
 from webagent.secrets import NAME_RE
 
+PROMPT_VARIANTS = ("auto", "plain", "rich")
 BASE_VERSION = "base"
 ACTIVE_VERSION = "active"
 
@@ -36,6 +37,7 @@ class ModelSettings:
     threads: int = 0  # torch threads (0: torch's default); 1 may be faster when the other core is busy
     prefix_entries: int = 8  # recent prompts whose KV cache a decision reuses (0: read every prompt in full)
     adapter: str = "default"  # merged at load: default (the packaged one) | none | a file (webagent.adapters)
+    prompt: str = "auto"  # how shown elements are written: auto (rich lines on real sites) | plain | rich
 
     def __post_init__(self) -> None:
         from webagent.models.numerics import DTYPES
@@ -49,6 +51,28 @@ class ModelSettings:
             raise DataError(f"model version must be active, base or a number, not {self.version!r}")
         if self.particles < 1:
             raise DataError(f"particles must be at least 1, not {self.particles}")
+        if self.prompt not in PROMPT_VARIANTS:
+            raise DataError(f"unknown prompt variant {self.prompt!r}; choose one of {', '.join(PROMPT_VARIANTS)}")
+
+
+@dataclass(frozen=True)
+class RankerSettings:
+    """The candidate ranker's weights (webagent.candidates.RankerWeights): what orders the shown elements."""
+
+    lexical: float = 0.5  # BM25 against the task and recent actions
+    semantic: float = 0.4  # embedding similarity
+    interactive: float = 0.15  # the prior for elements one acts on
+
+    def __post_init__(self) -> None:
+        if min(self.lexical, self.semantic, self.interactive) < 0:
+            raise DataError(
+                f"ranker weights must be 0 or more, not {self.lexical}, {self.semantic}, {self.interactive}"
+            )
+
+    def weights(self):
+        from webagent.candidates import RankerWeights
+
+        return RankerWeights(self.lexical, self.semantic, self.interactive)
 
 
 @dataclass(frozen=True)
@@ -140,6 +164,7 @@ class CaptureSettings:
 class AgentSettings:
     policy: PolicyKind = PolicyKind.MODEL
     model: ModelSettings = field(default_factory=ModelSettings)
+    ranker: RankerSettings = field(default_factory=RankerSettings)
     memory: MemorySettings = field(default_factory=MemorySettings)
     critic: CriticSettings = field(default_factory=CriticSettings)
     tuner: TunerSettings = field(default_factory=TunerSettings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Sequence
 
 from webagent.errors import ModelError
@@ -11,6 +12,10 @@ from webagent.models.constrained import Decoder, constrained_generate
 from webagent.models.loading import DEFAULT_MODEL, load
 from webagent.models.numerics import AUTO, DEFAULT_THREADS, resolve_dtype, set_threads
 from webagent.models.prefix import DEFAULT_ENTRIES, PrefixCache
+
+# transformers 5 renamed `past_key_values` to `cache`, and the new name changed prefix reuse's
+# numerics here (tests/test_prefix.py): the old name stays, without a warning on every call.
+warnings.filterwarnings("ignore", message=r"`past_key_values` is deprecated", category=FutureWarning)
 
 DECODINGS = ("plain", "speculative", "smc")
 DEFAULT_DRAFT_LAYERS = 4  # of SmolLM2-135M's 30: acceptance is flat in depth (results/decoding.json), cost is not

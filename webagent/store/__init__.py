@@ -281,6 +281,53 @@ class Store:
         decoded = [_decoded("model_versions", r) for r in rows]
         return [{**r, "updates": r["updates"] or [], "metrics": r["metrics"] or {}} for r in decoded]
 
+    # -- Optimisation trials and profiles (webagent/optimize.py) -------------------
+    def add_trial(
+        self,
+        *,
+        study: str,
+        number: int,
+        role: str,
+        params: dict,
+        success: float,
+        episodes: int,
+        run_id: int,
+        seconds: float,
+    ) -> int:
+        row = {
+            "created": _now(),
+            "study": study,
+            "number": number,
+            "role": role,
+            "params": _json(params),
+            "success": success,
+            "episodes": episodes,
+            "run_id": run_id,
+            "seconds": seconds,
+        }
+        return self.db["trials"].insert(row).last_pk
+
+    def trials(self, study: str) -> list[dict]:
+        return [_decoded("trials", r) for r in self.db["trials"].rows_where("study = ?", [study], order_by="id")]
+
+    def save_profile(self, name: str, params: dict, *, source: str = "", metrics: dict | None = None) -> None:
+        """Save the named profile; one already of that name is replaced (INSERT OR REPLACE on the unique name)."""
+        row = {
+            "created": _now(),
+            "name": name,
+            "params": _json(params),
+            "source": source,
+            "metrics": _json(metrics or {}),
+        }
+        self.db["profiles"].insert(row, replace=True)
+
+    def profile(self, name: str) -> dict | None:
+        rows = list(self.db["profiles"].rows_where("name = ?", [name]))
+        return _decoded("profiles", rows[0]) if rows else None
+
+    def profile_names(self) -> list[str]:
+        return [r["name"] for r in self.db["profiles"].rows_where(order_by="name")]
+
     # -- Mind2Web replay (webagent/mind2web) --------------------------------------
     def start_replay(self, key: str, *, split: str, settings: Any) -> int:
         """The evaluation with this key, created if new: a re-run with the same key resumes it."""

@@ -190,7 +190,34 @@ def _v6(db) -> None:
     db["episodes"].add_column("final_url", str)
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db) -> None:
+    """`webagent optimize`: every trial of a study over the agent's search space, and the
+    named profiles (settings overrides) any command can load with --profile."""
+    db["trials"].create(
+        {
+            "id": int,
+            "created": str,
+            "study": str,
+            "number": int,
+            "role": str,  # search | confirm-best | confirm-default
+            "params": str,  # JSON: dotted AgentSettings paths -> values (webagent.space)
+            "success": float,
+            "episodes": int,
+            "run_id": int,
+            "seconds": float,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["trials"].create_index(["study", "number"])
+    db["profiles"].create(
+        {"id": int, "created": str, "name": str, "params": str, "source": str, "metrics": str},
+        pk="id",
+    )
+    db["profiles"].create_index(["name"], unique=True)
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 
 
 # JSON-encoded columns, decoded once on the way out of the store.
@@ -198,4 +225,6 @@ JSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "runs": ("config",),
     "steps": ("observation", "candidates", "latency"),
     "model_versions": ("updates", "metrics"),
+    "trials": ("params",),
+    "profiles": ("params", "metrics"),
 }
