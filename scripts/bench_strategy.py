@@ -14,7 +14,11 @@ not this): the `@strategy` function `which(question, options) -> Literal[...]`
 answers every test question; then it answers every training question and gets
 feedback as a person would give it (the right letter, `correct=`; a right
 answer confirmed); then the test split again. Memory holds the corrected
-training calls; nothing is tuned. Output: a table and results/strategy.json.
+training calls; nothing is tuned, unless `--tune backprop|mezo`: then the online
+tuner also trains on the feedback as it arrives (rounds in the background, each
+kept only if held-back feedback's loss does not rise), and `--rounds N` more
+rounds on the whole buffer follow before the test (`--shots 0` leaves memory
+out, to see the tuner alone). Output: a table and results/strategy-*.json.
 """
 
 from __future__ import annotations
@@ -79,6 +83,8 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=None, help="default: results/strategy-ANSWER.json")
     parser.add_argument("--db", type=Path, default=None, help="store (default: a fresh temporary one)")
+    parser.add_argument("--tune", choices=("none", "mezo", "backprop"), default="none")
+    parser.add_argument("--rounds", type=int, default=0, help="tuner rounds on all the feedback before the test")
     args = parser.parse_args()
     args.out = args.out or ROOT / "results" / f"strategy-{args.answer}.json"
     if args.generate:
@@ -102,11 +108,11 @@ def main() -> None:
     test = [r for r in rows if r["split"] == "test"]
     db = args.db or Path(tempfile.mkdtemp()) / "strategy.db"
     store = Store(db)
-    model = TransformersModel("default", adapter="none")
+    model = TransformersModel("default", adapter="none", dtype="float32" if args.tune != "none" else "auto")
 
     if args.answer == "letter":
 
-        @strategy(model=model, store=store, shots=args.shots)
+        @strategy(model=model, store=store, shots=args.shots, tune=args.tune)
         def which(question: str, options: dict[str, str]) -> Literal["a", "b", "c", "d"]:
             """Answer the multiple-choice question with the letter of the right option."""
 
@@ -117,7 +123,7 @@ def main() -> None:
             return row["answer"]
     else:
 
-        @strategy(model=model, store=store, shots=args.shots)
+        @strategy(model=model, store=store, shots=args.shots, tune=args.tune)
         def which(question: str, options: list[str]) -> str:
             """Answer the multiple-choice question with the right option, word for word."""
 
@@ -140,6 +146,13 @@ def main() -> None:
             which.feedback(answer, good=True)
         else:
             which.feedback(answer, correct=right(row))
+    tuner = which.online.tuner
+    rounds = []
+    if tuner is not None:
+        tuner.wait_idle()
+        for _ in track(range(args.rounds), description="tuner rounds"):
+            result = tuner.run_round(force=True)
+            rounds.append(None if result is None else {"version": result.version, "kept": result.kept})
     after = accuracy(test, "test, after")
     results = {
         "data": str(DATA.relative_to(ROOT)),
@@ -153,6 +166,9 @@ def main() -> None:
         "test_accuracy_after": after,
         "chance": 1 / len(LETTERS),
         "memory": len(which.online.memory),
+        "tune": args.tune,
+        "extra_rounds": rounds,
+        "model_versions": [{k: v[k] for k in ("version", "status", "metrics")} for v in store.model_versions()],
         "feedback_rows": len(store.feedback()),
         "seconds": round(time.perf_counter() - started, 1),
     }

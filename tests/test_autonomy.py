@@ -34,7 +34,9 @@ def _proposal(confidence: float) -> Proposal:
 
 def test_auto_approve_never_fires_below_the_calibration_minimum(store):
     asked = _Asked()
-    approver = AutoApprover(asked, store, AutonomySettings(enabled=True, alpha=0.1, delta=0.1, min_samples=30))
+    approver = AutoApprover(
+        asked, store, AutonomySettings(enabled=True, alpha=0.1, delta=0.1, min_samples=30, audit=0.0)
+    )
 
     def judged(n, source="person", kind="confirm"):
         for _ in range(n):
@@ -60,3 +62,60 @@ def test_auto_approve_never_fires_below_the_calibration_minimum(store):
     approver.configure(enabled=False)  # the switch off: always asks
     approver.review(_proposal(0.999))
     assert asked.calls == 3 and approver.auto_approved == 1
+
+
+def _judged(store, n, *, kind="confirm", confidence=0.99, audited=False):
+    for _ in range(n):
+        store.add_feedback(
+            episode_id=None,
+            step_id=None,
+            kind=kind,
+            proposed="CLICK [3]",
+            action="CLICK [3]",
+            source="person",
+            confidence=confidence,
+            audited=audited,
+        )
+
+
+def test_a_share_of_would_be_auto_approvals_is_still_asked_and_marked_audited(store):
+    import random
+
+    _judged(store, 40)  # a threshold at 0.99
+    asked = _Asked()
+    settings = AutonomySettings(enabled=True, min_samples=30, audit=0.25)
+    approver = AutoApprover(asked, store, settings, rng=random.Random(7))
+    verdicts = [approver.review(_proposal(0.995)) for _ in range(400)]
+    audited = [v for v in verdicts if v.audited]
+    assert all(v.source == "person" for v in audited) and all(v.source == "auto" for v in verdicts if not v.audited)
+    assert asked.calls == len(audited) == approver.audited and 70 <= len(audited) <= 130  # about a quarter
+    # the same seed audits the same steps; a step below the threshold is always asked, never "audited"
+    again = AutoApprover(_Asked(), store, settings, rng=random.Random(7))
+    assert [again.review(_proposal(0.995)).audited for _ in range(400)] == [v.audited for v in verdicts]
+    assert not approver.review(_proposal(0.5)).audited
+    never = AutoApprover(_Asked(), store, AutonomySettings(enabled=True, min_samples=30, audit=0.0))
+    assert all(never.review(_proposal(0.995)).source == "auto" for _ in range(100))
+
+
+def test_audited_disagreements_suspend_auto_approval_and_the_guarantee_says_so(store):
+    _judged(store, 40)
+    asked = _Asked()
+    approver = AutoApprover(asked, store, AutonomySettings(enabled=True, min_samples=30, audit=0.1))
+    assert approver.would_auto_approve(0.995) and "no audits yet" in approver.guarantee()
+    _judged(store, 9, audited=True)
+    _judged(store, 1, kind="reject", audited=True)  # 1 in 10: consistent with alpha = 0.1
+    assert approver.would_auto_approve(0.995) and "1 disagreements in 10 audited steps (within" in approver.guarantee()
+    _judged(store, 5, kind="correct", audited=True)  # 6 in 15: P(Bin(15, 0.1) >= 6) = 0.002 <= delta
+    audit = approver.audit()
+    assert audit.exceeded and audit.n == 15 and audit.disagreed == 6 and audit.p_value < 0.01
+    assert not approver.would_auto_approve(0.995) and "suspended" in approver.guarantee()
+    assert approver.review(_proposal(0.995)).source == "person"  # asked, as every step now
+
+
+def test_the_learner_keeps_the_audit_mark_in_the_feedback_row(store):
+    from webagent.feedback import Learner, Lesson
+
+    learner = Learner(store)
+    learner.learn(Lesson("confirm", "CLICK [3]", "CLICK [3]", "p", None, "person", confidence=0.995, audited=True))
+    assert store.audit_counts(["person"]) == (1, 0)
+    assert store.feedback()[-1]["audited"] == 1

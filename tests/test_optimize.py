@@ -123,7 +123,9 @@ def test_the_optimize_command_prints_the_best_writes_png_json_and_saves_the_prof
     args = ["optimize", "--task", "click-button", "--budget", "2", "--episodes", "1", "--confirm-episodes", "1"]
     result = runner.invoke(app, [*args, "--study", "mine", "--db", str(db), "--png", str(png), "--json", str(out)])
     assert result.exit_code == 0, result.output
-    assert "trial 0" in result.output and "fresh seeds 5000" in result.output and "saved profile 'mine'" in result.output
+    assert (
+        "trial 0" in result.output and "fresh seeds 5000" in result.output and "saved profile 'mine'" in result.output
+    )
     assert png.read_bytes()[:4] == b"\x89PNG"
     data = json.loads(out.read_text())
     assert len(data["trials"]) == 2 and data["confirm"]["best"]["episodes"] == 1

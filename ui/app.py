@@ -83,7 +83,9 @@ def build_app(worker: SessionWorker, *, tasks: list[str] | None = None):
     def view_outputs(state: WorkerState, owner: str) -> list[Any]:
         view = state.view
         calibration = worker.approver.calibration()
-        calibration_text = render.calibration_markdown(calibration, worker.approver.settings.enabled)
+        calibration_text = render.calibration_markdown(
+            calibration, worker.approver.settings.enabled, worker.approver.audit(), worker.approver.settings.audit
+        )
         model_text = render.model_markdown(worker.model_version, store.model_versions())
         first, second = _plots(store)
         if view is None:

@@ -180,20 +180,24 @@ def proposal_markdown(view: dict[str, Any]) -> str:
     return "\n\n".join(lines)
 
 
-def calibration_markdown(calibration, enabled: bool) -> str:
-    """Threshold, coverage and the guarantee (a webagent.calibration.Calibration)."""
+def calibration_markdown(calibration, enabled: bool, audit=None, audit_share: float = 0.0) -> str:
+    """Threshold, coverage and the guarantee (a webagent.calibration.Calibration), and what
+    the audits (a webagent.autonomy.Audit: would-be auto-approvals asked anyway) say."""
     state = "**on**" if enabled else "off"
+    audits = ""
+    if audit is not None:
+        audits = f"\n\nAudits: {audit_share:.0%} of the steps it would confirm are still asked · {audit.line()}."
     if calibration.threshold is None:
         return (
             f"Auto-approve {state} · no threshold yet: always asks ({calibration.reason}).\n\n"
-            f"Target: agreement ≥ {1 - calibration.alpha:.0%} with probability ≥ {1 - calibration.delta:.0%}."
+            f"Target: agreement ≥ {1 - calibration.alpha:.0%} with probability ≥ {1 - calibration.delta:.0%}." + audits
         )
     return (
         f"Auto-approve {state} · threshold **{calibration.threshold:.4f}** · coverage "
         f"**{calibration.coverage:.0%}** of {calibration.n} judged steps · agreement there "
         f"{calibration.agreement:.1%} (bound on disagreement {calibration.bound:.1%} ≤ α = {calibration.alpha:g}).\n\n"
         f"Guarantee: on auto-approved steps, agreement ≥ {1 - calibration.alpha:.0%} "
-        f"with probability ≥ {1 - calibration.delta:.0%}."
+        f"with probability ≥ {1 - calibration.delta:.0%}." + audits
     )
 
 

@@ -20,6 +20,7 @@ role is a different agent over the same parts.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from webagent.agent import Agent, Observer
@@ -174,7 +175,8 @@ def assemble(
         policy = _policy(settings, model, memory)
     approver = supervisor if isinstance(supervisor, AutoApprover) else None  # the panel makes its own, early
     if supervisor is not None and approver is None:
-        approver = AutoApprover(supervisor, store, settings.autonomy, on_auto=on_auto)
+        rng = random.Random(settings.seed)  # which would-be auto-approvals are audited
+        approver = AutoApprover(supervisor, store, settings.autonomy, on_auto=on_auto, rng=rng)
     learner = Learner(store, memory, tuner) if supervisor is not None else None
     return Assembly(settings, store, ranker, policy, model, memory, tuner, approver, approver, learner, version_row)
 

@@ -13,8 +13,20 @@ counts as agreement, reject and correct as disagreement. Auto-approvals are
 never calibration data (that would be the agent grading itself), nor are
 after-the-fact reward confirmations.
 
-Caveat: once auto-approval runs, new verdicts come only from steps below the
-threshold, so the calibration set over-represents lower confidences. When, as
+Audits, so that calibration never freezes. Once auto-approval fires, the steps
+it confirms would never be judged again, and the calibration set would stop
+learning exactly where the agent acts alone. So a share `audit` of the steps it
+would confirm (chosen by the RNG passed in, independent of the step) still goes
+to the supervisor; the verdict is marked `audited`. Audited verdicts are
+calibration data like any other, and they are also a uniform random sample of
+the steps auto-approval covers, so they test the promise directly: when the
+audited disagreements are significantly above alpha (the one-sided binomial
+P(Bin(n, alpha) >= k) <= delta), auto-approval is suspended until calibration,
+with the new verdicts in it, says otherwise. The guarantee says how many
+audits back it.
+
+Caveat: below the threshold every step is judged and above it only the audited
+share, so the calibration set over-represents lower confidences. When, as
 usual, lower confidence means more disagreement, that makes the bound more
 cautious, not less; the guarantee's exchangeability assumption is still only
 approximately met by a live, changing model.
@@ -22,12 +34,13 @@ approximately met by a live, changing model.
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from webagent.actions import Action
-from webagent.calibration import Calibration, calibrate
+from webagent.calibration import Calibration, binomial_cdf, calibrate
 from webagent.kinds import Source
 from webagent.settings import CALIBRATION_SOURCES, AutonomySettings
 from webagent.store import Store
@@ -46,6 +59,28 @@ def store_calibration(store: Store, settings: AutonomySettings) -> Calibration:
     return calibrate(pairs, alpha=settings.alpha, delta=settings.delta, min_samples=settings.min_samples)
 
 
+@dataclass(frozen=True)
+class Audit:
+    """What the audited steps say about the promise."""
+
+    n: int  # audited verdicts
+    disagreed: int
+    p_value: float  # P(Bin(n, alpha) >= disagreed): small when the rate is above alpha
+    exceeded: bool  # p_value <= delta: auto-approval is suspended
+
+    def line(self) -> str:
+        if not self.n:
+            return "no audits yet"
+        state = "above the promise: suspended" if self.exceeded else "within the promise"
+        return f"{self.disagreed} disagreements in {self.n} audited steps ({state})"
+
+
+def audit_of(store: Store, settings: AutonomySettings) -> Audit:
+    n, k = store.audit_counts(settings.sources)
+    p_value = 1.0 - binomial_cdf(k - 1, n, settings.alpha) if n else 1.0
+    return Audit(n, k, p_value, n > 0 and p_value <= settings.delta)
+
+
 class AutoApprover:
     """A supervisor that confirms calibrated-safe steps itself and asks `inner` about the rest.
 
@@ -58,8 +93,10 @@ class AutoApprover:
         settings: AutonomySettings | None = None,
         *,
         on_auto: Callable[[Proposal, Calibration], None] | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.inner = inner
+        self.rng = rng or random.Random(0)
         self.store = store
         self.settings = settings or AutonomySettings()
         self.on_auto = on_auto
@@ -68,6 +105,7 @@ class AutoApprover:
         self._cache: tuple[tuple, Calibration] | None = None
         self.auto_approved = 0
         self.asked = 0
+        self.audited = 0
         self._stop = threading.Event()
 
     def configure(self, **changes) -> AutonomySettings:
@@ -83,14 +121,23 @@ class AutoApprover:
             last = self.store.last_feedback_id()
             key = (last, settings.alpha, settings.delta, settings.min_samples, settings.sources)
             if self._cache is None or self._cache[0] != key:
-                self._cache = (key, store_calibration(self.store, settings))
+                self._cache = (key, store_calibration(self.store, settings), audit_of(self.store, settings))
             return self._cache[1]
+
+    def audit(self) -> Audit:
+        """The audited steps' verdict on the promise (recomputed with the calibration)."""
+        self.calibration()
+        return self._cache[2]
+
+    def guarantee(self) -> str:
+        """The promise in words, with what the audits say."""
+        return f"{self.calibration().guarantee}; audits: {self.audit().line()}"
 
     def would_auto_approve(self, confidence: float) -> bool:
         if not self.settings.enabled:
             return False
         threshold = self.calibration().threshold
-        return threshold is not None and confidence >= threshold
+        return threshold is not None and confidence >= threshold and not self.audit().exceeded
 
     def request_stop(self) -> None:
         """End the running episode at its next proposal, auto-approved or not."""
@@ -102,6 +149,10 @@ class AutoApprover:
     def review(self, proposal: Proposal) -> Verdict | None:
         if self._stop.is_set():
             return STOP
+        if self.would_auto_approve(proposal.decision.confidence) and self.rng.random() < self.settings.audit:
+            self.audited += 1
+            verdict = self.inner.review(proposal)
+            return replace(verdict, audited=True) if verdict is not None else None
         if self.would_auto_approve(proposal.decision.confidence):
             self.auto_approved += 1
             if self.on_auto is not None:

@@ -606,6 +606,7 @@ def ui(
     alpha: Annotated[float, typer.Option(help="auto-approval: disagreement rate allowed")] = 0.1,
     delta: Annotated[float, typer.Option(help="auto-approval: chance the promise may fail")] = 0.1,
     min_samples: Annotated[int, typer.Option(help="judged steps needed before any auto-approval")] = 30,
+    audit: Annotated[float, typer.Option(help="share of would-be auto-approvals still asked (0: none)")] = 0.1,
     top_k: TopKOpt = 10,
     max_steps: StepsOpt = 12,
     db: DbOpt = None,
@@ -651,7 +652,9 @@ def ui(
             supervisor="person",
             critic=CriticSettings(enabled=critic, weight=critic_weight),
             tuner=TunerSettings(method=tune),
-            autonomy=AutonomySettings(enabled=auto_approve, alpha=alpha, delta=delta, min_samples=min_samples),
+            autonomy=AutonomySettings(
+                enabled=auto_approve, alpha=alpha, delta=delta, min_samples=min_samples, audit=audit
+            ),
             secrets=_secrets(secret, secrets_file),
             allow_domain=allow_domain,
             allow_files=allow_files,

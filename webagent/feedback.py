@@ -27,6 +27,7 @@ class Lesson:
     episode_id: int | None = None
     step_id: int | None = None
     confidence: float | None = None  # the step's confidence when it was judged (calibrates auto-approval)
+    audited: bool = False  # an audit: auto-approval would have confirmed it without asking
 
 
 class Learner:
@@ -47,6 +48,7 @@ class Learner:
             source=lesson.source,
             prompt=lesson.prompt,
             confidence=lesson.confidence,
+            audited=lesson.audited,
         )
         if self.memory is not None and lesson.exemplar is not None and lesson.kind in ("confirm", "correct"):
             self.memory.add(lesson.exemplar)

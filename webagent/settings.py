@@ -118,8 +118,11 @@ class AutonomySettings:
     delta: float = 0.1  # chance the promise fails, at most
     min_samples: int = 30  # judged steps before any threshold at all (fewer: always ask)
     sources: tuple[str, ...] = tuple(CALIBRATION_SOURCES)
+    audit: float = 0.1  # share of the steps it would confirm that are still asked (0: none), so calibration goes on
 
     def __post_init__(self) -> None:
+        if not 0 <= self.audit <= 1:
+            raise DataError(f"the audit share must lie in [0, 1], not {self.audit}")
         if not 0 < self.alpha < 1 or not 0 < self.delta < 1:
             raise DataError(f"alpha and delta must lie in (0, 1), not {self.alpha} and {self.delta}")
         if self.min_samples < 1:

@@ -137,6 +137,7 @@ class Teacher(Observer):
             prompt=self.policy.prompt(context.instruction, observation, shown, history, decision.exemplars),
             exemplar=exemplar,
             source=verdict.source,
+            audited=verdict.audited,
             confidence=decision.confidence,
             episode_id=context.episode_id,
             step_id=step_id,

@@ -221,6 +221,7 @@ class Store:
         source: str,
         prompt: str = "",
         confidence: float | None = None,
+        audited: bool = False,
     ) -> int:
         if kind not in FEEDBACK_KINDS:
             raise StoreError(f"unknown feedback kind {kind!r}; expected one of {', '.join(FEEDBACK_KINDS)}")
@@ -234,6 +235,7 @@ class Store:
             "source": source,
             "prompt": prompt,
             "confidence": confidence,
+            "audited": int(audited),
         }
         return self.db["feedback"].insert(self._clean(row)).last_pk
 
@@ -398,6 +400,18 @@ class Store:
             [str(s) for s in sources],
         ).fetchall()
         return [(float(confidence), kind == "confirm") for confidence, kind in rows]
+
+    def audit_counts(self, sources) -> tuple[int, int]:
+        """(audited verdicts, of them disagreements) from `sources`: steps auto-approval would have confirmed."""
+        if not sources:
+            return 0, 0
+        marks = ",".join("?" * len(sources))
+        n, k = self.db.execute(
+            "SELECT count(*), coalesce(sum(kind != 'confirm'), 0) FROM feedback "
+            f"WHERE audited = 1 AND source IN ({marks})",
+            [str(s) for s in sources],
+        ).fetchone()
+        return int(n), int(k)
 
     def last_feedback_id(self) -> int:
         return self.db.execute("SELECT MAX(id) FROM feedback").fetchone()[0] or 0

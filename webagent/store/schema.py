@@ -217,7 +217,12 @@ def _v7(db) -> None:
     db["profiles"].create_index(["name"], unique=True)
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(db) -> None:
+    """Audits: a verdict on a step auto-approval would have confirmed, asked anyway (webagent.autonomy)."""
+    db["feedback"].add_column("audited", int)
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 
 
 # JSON-encoded columns, decoded once on the way out of the store.
