@@ -120,3 +120,20 @@ def test_history_and_calibration_are_read_by_the_store(store):
     assert store.latest_episode_id(run) == episode and store.interventions_by_episode() == {episode: 1}
     history = store.history(limit=10)
     assert [r["id"] for r in history["runs"]] == [run] and len(history["feedback"]) == 3
+
+
+def test_the_typed_rows_name_every_column_of_their_table(store):
+    """`webagent/store/rows.py` stays the schema's: a migration that adds a column adds it there."""
+    from webagent.store import rows
+
+    tables = {
+        "runs": rows.RunRow,
+        "episodes": rows.EpisodeRow,
+        "steps": rows.StepRow,
+        "feedback": rows.FeedbackRow,
+        "model_versions": rows.ModelVersionRow,
+        "trials": rows.TrialRow,
+        "profiles": rows.ProfileRow,
+    }
+    for table, row in tables.items():
+        assert set(row.__annotations__) == set(store.db[table].columns_dict), table

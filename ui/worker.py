@@ -436,16 +436,13 @@ def load_history(store: Store, *, limit: int = 200) -> dict[str, list[dict]]:
 
 def export_episodes(store: Store, episode_ids: list[int], path: Path) -> Path:
     """Selected episodes as JSON Lines (episode row, steps, verdicts), for sharing or training."""
-    from sqlite_utils.db import NotFoundError
-
     from ui.render import episode_record, export_jsonl
 
     records = []
     for episode_id in episode_ids:
-        try:
-            episode = store.episode(episode_id)
-        except NotFoundError as exc:
-            raise WebAgentError(f"there is no episode {episode_id} in {store.path}") from exc
+        episode = store.episode(episode_id)
+        if episode is None:
+            raise WebAgentError(f"there is no episode {episode_id} in {store.path}")
         records.append(episode_record(episode, store.steps(episode_id), store.feedback(episode_id=episode_id)))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(export_jsonl(records))

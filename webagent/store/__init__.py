@@ -19,6 +19,15 @@ from typing import Any
 
 from webagent.errors import StoreError
 from webagent.secrets import Secrets
+from webagent.store.rows import (
+    EpisodeRow,
+    FeedbackRow,
+    ModelVersionRow,
+    ProfileRow,
+    RunRow,
+    StepRow,
+    TrialRow,
+)
 from webagent.store.schema import JSON_COLUMNS, MIGRATIONS
 
 __all__ = ["FEEDBACK_KINDS", "MIGRATIONS", "Store", "default_db_path"]
@@ -65,7 +74,7 @@ class Store:
     """A handle on one sqlite file. Pass it explicitly; there is no global store.
 
     This class is the only code that reads or writes the tables (schema and
-    migrations: `MIGRATIONS` above).
+    migrations: `webagent/store/schema.py`; the rows it returns: `rows.py`).
 
     Connections and threads: one Store is one connection, in autocommit mode, and
     may be shared by the threads of one process (the panel's worker and its UI
@@ -239,7 +248,7 @@ class Store:
         }
         return self.db["feedback"].insert(self._clean(row)).last_pk
 
-    def feedback(self, *, episode_id: int | None = None, since_id: int = 0) -> list[dict]:
+    def feedback(self, *, episode_id: int | None = None, since_id: int = 0) -> list[FeedbackRow]:
         where, args = "id > ?", [since_id]
         if episode_id is not None:
             where, args = where + " AND episode_id = ?", [since_id, episode_id]
@@ -277,7 +286,7 @@ class Store:
             "UPDATE model_versions SET status = ? WHERE model = ? AND version = ?", [status, model, version]
         )
 
-    def model_versions(self, model: str | None = None) -> list[dict]:
+    def model_versions(self, model: str | None = None) -> list[ModelVersionRow]:
         where, args = ("model = ?", [model]) if model else (None, [])
         rows = self.db["model_versions"].rows_where(where, args, order_by="model, version")
         decoded = [_decoded("model_versions", r) for r in rows]
@@ -309,7 +318,7 @@ class Store:
         }
         return self.db["trials"].insert(row).last_pk
 
-    def trials(self, study: str) -> list[dict]:
+    def trials(self, study: str) -> list[TrialRow]:
         return [_decoded("trials", r) for r in self.db["trials"].rows_where("study = ?", [study], order_by="id")]
 
     def save_profile(self, name: str, params: dict, *, source: str = "", metrics: dict | None = None) -> None:
@@ -323,7 +332,7 @@ class Store:
         }
         self.db["profiles"].insert(row, replace=True)
 
-    def profile(self, name: str) -> dict | None:
+    def profile(self, name: str) -> ProfileRow | None:
         rows = list(self.db["profiles"].rows_where("name = ?", [name]))
         return _decoded("profiles", rows[0]) if rows else None
 
@@ -417,10 +426,10 @@ class Store:
         return self.db.execute("SELECT MAX(id) FROM feedback").fetchone()[0] or 0
 
     # -- learning curves, the panel's history, benchmarks ------------------------
-    def run(self, run_id: int) -> dict:
+    def run(self, run_id: int) -> RunRow:
         return _decoded("runs", self.db["runs"].get(run_id))
 
-    def run_episodes(self, run_id: int) -> list[dict]:
+    def run_episodes(self, run_id: int) -> list[EpisodeRow]:
         return list(self.db["episodes"].rows_where("run_id = ?", [run_id], order_by="id"))
 
     def latest_episode_id(self, run_id: int) -> int | None:
@@ -462,16 +471,16 @@ class Store:
         return [json.loads(r[0]) for r in rows if r[0]]
 
     # -- reading -------------------------------------------------------------
-    def episode(self, episode_id: int) -> dict | None:
+    def episode(self, episode_id: int) -> EpisodeRow | None:
         """The episode's row, or None when there is no such episode."""
         rows = list(self.db["episodes"].rows_where("id = ?", [episode_id]))
         return rows[0] if rows else None
 
-    def steps(self, episode_id: int) -> list[dict]:
+    def steps(self, episode_id: int) -> list[StepRow]:
         rows = self.db["steps"].rows_where("episode_id = ?", [episode_id], order_by="idx")
         return [_decoded("steps", r) for r in rows]
 
-    def last_steps(self, n: int) -> list[dict]:
+    def last_steps(self, n: int) -> list[StepRow]:
         rows = self.db.execute(
             "SELECT s.*, e.task, e.instruction FROM steps s JOIN episodes e ON e.id = s.episode_id "
             "ORDER BY s.id DESC LIMIT ?",
