@@ -44,6 +44,7 @@ def proposal_view(proposal, *, auto: bool | None = None) -> dict[str, Any]:
         "confidence": decision.confidence,
         "policy_confidence": decision.policy_confidence,
         "critic": decision.critic,
+        "agreement": decision.agreement,
         "candidates": candidates,
         "exemplars": [{"output": e.output, "task": e.task, "query": e.query} for e in decision.exemplars],
         "screenshot": proposal.observation.screenshot,
@@ -174,6 +175,8 @@ def proposal_markdown(view: dict[str, Any]) -> str:
         critic = view["critic"]
         opinion = "agrees" if critic >= 0.5 else "doubts it"
         parts.append(f"critic {_percent(critic)} ({opinion})")
+    if view.get("agreement") is not None:
+        parts.append(f"annotators agree {_percent(view['agreement'])}")
     lines.append(" · ".join(parts))
     if view.get("auto"):
         lines.append("_auto-approved: confidence above the calibrated threshold_")

@@ -33,6 +33,7 @@ from webagent.errors import ActionError, GrammarError, WebAgentError
 from webagent.kinds import Source, SupervisorKind
 from webagent.settings import (
     AgentSettings,
+    AgreementSettings,
     AutonomySettings,
     CriticSettings,
     LoopSettings,
@@ -81,6 +82,7 @@ def panel_settings(
     memory: bool = True,
     critic: bool = True,
     critic_weight: float = 0.5,
+    annotators: int = 0,
     top_k: int = 10,
     max_steps: int = 12,
     headless: bool = True,
@@ -92,6 +94,7 @@ def panel_settings(
         model=ModelSettings(name=model, decoding=decoding),
         memory=MemorySettings(enabled=memory),
         critic=CriticSettings(enabled=critic, weight=critic_weight),
+        agreement=AgreementSettings(annotators=annotators),
         tuner=TunerSettings(method=tune),
         supervisor=SupervisorKind.PERSON,
         autonomy=autonomy or AutonomySettings(),

@@ -103,6 +103,7 @@ class Step:
             "confidence": self.decision.confidence,
             "policy_confidence": self.decision.policy_confidence,
             "critic": self.decision.critic,
+            "agreement": self.decision.agreement,
             "screenshot": self.observation.screenshot,  # PNG bytes; the store saves a file and keeps its path
             "prompt": self.decision.prompt,
             "candidates": [c.row() for c in self.candidates],

@@ -203,6 +203,10 @@ def _policy(settings: AgentSettings, model, memory) -> Policy:
         prompt=settings.model.prompt,
     )
     policy: Policy = ModelPolicy(model, config, memory=memory)
+    if settings.agreement.annotators:
+        from webagent.agreement import AgreementConfig, AgreementPolicy
+
+        policy = AgreementPolicy(policy, AgreementConfig(annotators=settings.agreement.annotators))
     if settings.critic.enabled:
         from webagent.critic import Critic, CriticConfig, CriticPolicy
 

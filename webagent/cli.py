@@ -602,6 +602,9 @@ def ui(
     memory: Annotated[bool, typer.Option(help="learn exemplars from your verdicts")] = True,
     critic: Annotated[bool, typer.Option(help="a second opinion on each proposal, in its confidence")] = True,
     critic_weight: Annotated[float, typer.Option(help="w in confidence = policy^(1-w) * critic^w")] = 0.5,
+    annotators: Annotated[
+        int, typer.Option(help="confidence from N simulated annotators' agreement (N more decisions a step; 0: off)")
+    ] = 0,
     auto_approve: Annotated[bool, typer.Option(help="start with auto-approval on")] = False,
     alpha: Annotated[float, typer.Option(help="auto-approval: disagreement rate allowed")] = 0.1,
     delta: Annotated[float, typer.Option(help="auto-approval: chance the promise may fail")] = 0.1,
@@ -627,7 +630,7 @@ def ui(
     allow_files: AllowFilesOpt = False,
 ) -> None:
     """The supervision panel (Gradio) on 127.0.0.1: watch, confirm, reject, correct; earn autonomy."""
-    from webagent.settings import AutonomySettings, CriticSettings, TunerSettings
+    from webagent.settings import AgreementSettings, AutonomySettings, CriticSettings, TunerSettings
 
     try:
         settings = _settings(
@@ -651,6 +654,7 @@ def ui(
             screenshots=True,
             supervisor="person",
             critic=CriticSettings(enabled=critic, weight=critic_weight),
+            agreement=AgreementSettings(annotators=annotators),
             tuner=TunerSettings(method=tune),
             autonomy=AutonomySettings(
                 enabled=auto_approve, alpha=alpha, delta=delta, min_samples=min_samples, audit=audit

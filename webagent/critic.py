@@ -152,10 +152,11 @@ class CriticPolicy:
     ) -> Decision:
         decision = self.policy.decide(instruction, observation, candidates, history, seed)
         opinion = self.critic.judge(instruction, observation, candidates, history, decision.action)
+        own = decision.policy_confidence if decision.policy_confidence is not None else decision.confidence
         return replace(
             decision,
             confidence=combine(decision.confidence, opinion.p_yes, self.critic.config.weight),
-            policy_confidence=decision.confidence,
+            policy_confidence=own,
             critic=opinion.p_yes,
             decide_seconds=decision.decide_seconds + opinion.seconds,
         )

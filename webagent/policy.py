@@ -33,6 +33,7 @@ class Decision:
     exemplars: tuple = ()  # the memory exemplars shown in the prompt
     policy_confidence: float | None = None  # the policy's own, when a critic changed `confidence`
     critic: float | None = None  # the critic's P(right) for this action (webagent.critic)
+    agreement: float | None = None  # the share of annotators that chose this action (webagent.agreement)
 
 
 class Policy(Protocol):
@@ -179,6 +180,17 @@ class ModelPolicy(BasePolicy):
         verbs done so far) first: instructions of one task differ mostly in their
         values, so plain similarity cannot tell step 2 of a login from step 3.
         With the guard on, exemplars it finds harmful are left out."""
+        return self.exemplar_pool(instruction, candidates, history, verbs)[: self.config.shots]
+
+    def exemplar_pool(
+        self,
+        instruction: str,
+        candidates: Sequence[Candidate],
+        history: Sequence[Action],
+        verbs: Sequence[str] = BASIC_VERBS,
+    ) -> list:
+        """The exemplars the shown ones are the first of: up to 4x `shots` nearest,
+        ordered as `exemplars` explains (the annotators of webagent.agreement draw theirs from it)."""
         if self.memory is None or self.config.shots <= 0:
             return []
         query = retrieval_query(instruction, history, candidates)
@@ -187,7 +199,7 @@ class ModelPolicy(BasePolicy):
         nearest.sort(key=lambda e: e.query.split("\n")[1:2] != [progress])  # stable: similarity order within
         if self.config.guard:
             nearest = [e for e in nearest if self._helps(e, verbs)]
-        return nearest[: self.config.shots]
+        return nearest
 
     def _helps(self, exemplar, verbs: Sequence[str]) -> bool:
         """The memory guard, leave-one-out: shown as the only demonstration, does

@@ -98,6 +98,17 @@ class CriticSettings:
 
 
 @dataclass(frozen=True)
+class AgreementSettings:
+    """Confidence from simulated annotators (webagent.agreement): 0 annotators is off."""
+
+    annotators: int = 0  # extra decisions per step under other demonstrations and element orders
+
+    def __post_init__(self) -> None:
+        if self.annotators < 0:
+            raise DataError(f"annotators must be at least 0, not {self.annotators}")
+
+
+@dataclass(frozen=True)
 class TunerSettings:
     method: TuneMethod = TuneMethod.NONE  # online weight tuning while supervising
 
@@ -170,6 +181,7 @@ class AgentSettings:
     ranker: RankerSettings = field(default_factory=RankerSettings)
     memory: MemorySettings = field(default_factory=MemorySettings)
     critic: CriticSettings = field(default_factory=CriticSettings)
+    agreement: AgreementSettings = field(default_factory=AgreementSettings)
     tuner: TunerSettings = field(default_factory=TunerSettings)
     supervisor: SupervisorKind = SupervisorKind.NONE
     autonomy: AutonomySettings = field(default_factory=AutonomySettings)
@@ -196,8 +208,9 @@ class AgentSettings:
             object.__setattr__(self, "loop", replace(self.loop, screenshots=True))
         object.__setattr__(self, "policy", parse(PolicyKind, self.policy, "policy"))
         object.__setattr__(self, "supervisor", parse(SupervisorKind, self.supervisor, "supervisor"))
-        if self.policy != PolicyKind.MODEL and (self.critic.enabled or self.tuner.method != TuneMethod.NONE):
-            raise DataError(f"the critic and tuning need the model policy, not {self.policy.value!r}")
+        wants_model = self.critic.enabled or self.agreement.annotators or self.tuner.method != TuneMethod.NONE
+        if self.policy != PolicyKind.MODEL and wants_model:
+            raise DataError(f"the critic, annotators and tuning need the model policy, not {self.policy.value!r}")
 
     def browser_config(self):
         """The browser these settings ask for."""

@@ -9,7 +9,7 @@ grammar is decoded) are parameters to optimise on measured success. Each
 set of chosen values (`params`) is applied to settings with `apply`, and the
 same dict, saved by name, is a profile that every command loads (`--profile`).
 
-Left out on purpose: the critic (it changes a step's confidence, never its
+Left out on purpose: the critic and the annotators (they change a step's confidence, never its
 action, so success cannot rank its settings), the temperature (greedy is what
 the evaluation measures), and the loop's limits and the tuner (they change
 what a run costs and learns, not which action a step takes).

@@ -55,6 +55,7 @@ class StepRow(TypedDict):
     confidence: float | None
     policy_confidence: float | None
     critic: float | None
+    agreement: float | None  # share of annotators agreeing (webagent.agreement)
     error: str | None
     latency: dict[str, float] | None  # seconds per stage
     model_version: str

@@ -222,7 +222,12 @@ def _v8(db) -> None:
     db["feedback"].add_column("audited", int)
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(db) -> None:
+    """Confidence from agreement: the share of simulated annotators that chose the step's action."""
+    db["steps"].add_column("agreement", float)
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 
 
 # JSON-encoded columns, decoded once on the way out of the store.
