@@ -116,7 +116,7 @@ def main() -> int:
             teach = AgentSettings(policy="ranker", supervisor="oracle", loop=loop, seed=2000)
             console.print(f"[b]1. memory[/b]: {args.memory_episodes} oracle-supervised episode(s) per task")
             run_miniwob(tasks, teach, episodes=args.memory_episodes, store=store, reporter=RichReporter(console))
-        exemplars = store.db["exemplars"].count
+        exemplars = store.exemplar_count()
 
         model = TransformersModel(args.model)  # the defaults: dtype auto, one thread, prefix reuse
         calls: list[tuple[str, str]] = []

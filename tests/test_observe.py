@@ -9,7 +9,7 @@ import time
 import pytest
 from bs4 import BeautifulSoup
 
-from webagent.browser.observation import Element, Observation
+from webagent.browser.observation import Element, Observation, cleaned_html
 from webagent.browser.observe import observe
 
 
@@ -253,6 +253,57 @@ def test_cleaned_html_nests_iframe_content(browser, fixture_server):
     assert frame["backend_node_id"] == by_dom_id(obs, "inner").id
     inner = frame.find(attrs={"backend_node_id": by_dom_id(obs, "inner-button").id})
     assert inner is not None and inner.name == "button"
+
+
+def _soup_html(elements) -> str:
+    """The cleaned HTML as it was built before, through a BeautifulSoup tree: the reference
+    the one-pass writer must reproduce character for character."""
+    from webagent.browser.observation import SALIENT_ATTRIBUTES, _clip
+
+    soup = BeautifulSoup("", "html.parser")
+    root = soup.new_tag("html")
+    soup.append(root)
+    nodes = {}
+    for el in elements:
+        attrs = {"backend_node_id": el.id}
+        for name, value in el.attributes:
+            if name in SALIENT_ATTRIBUTES and value:
+                attrs[name] = value[:200]
+        if el.label and el.label != el.text:
+            attrs.setdefault("aria-label", el.label[:200])
+        if el.value and el.tag in ("input", "textarea"):
+            attrs["value"] = el.shown_value[:200]
+        if not el.visible:
+            attrs["hidden"] = "true"
+        tag = soup.new_tag(el.tag, attrs=attrs)
+        if el.tag == "select":
+            for option in el.options:
+                opt = soup.new_tag("option")
+                opt.string = option
+                if option == el.selected_option:
+                    opt["selected"] = "true"
+                tag.append(opt)
+        elif el.text and el.tag not in ("input", "textarea"):
+            tag.string = _clip(el.text, 200)
+        nodes[el.id] = tag
+        (nodes.get(el.parent_id) or root).append(tag)
+    return str(soup)
+
+
+@pytest.mark.parametrize("name", ["controls.html", "frames.html", "real.html", "landmarks.html", "shadow.html"])
+def test_cleaned_html_is_what_a_soup_would_write(browser, fixture_server, name):
+    obs = load(browser, fixture_server, name)
+    assert obs.html == _soup_html(obs.elements)
+
+
+def test_cleaned_html_escapes_and_quotes_as_a_soup_does():
+    tricky = (
+        Element("1", "div", text='a < b & "c" > d'),
+        Element("2", "input", attributes=(("title", 'say "hi"'), ("name", 'it\'s "x"')), parent_id="1"),
+        Element("3", "select", options=("A&B", "<C>"), selected_option="<C>", parent_id="9"),
+        Element("4", "img", text="alt text", visible=False, parent_id="3"),
+    )
+    assert cleaned_html(tricky) == _soup_html(tricky)
 
 
 def test_screenshot_on_request_is_png(browser, fixture_server):

@@ -81,8 +81,10 @@ class HybridRanker:
 
     Embedding is the cost that grows with the page (a 6,000-element page took
     95 s to rank when every element was embedded), so only the `semantic_limit`
-    elements best by BM25 and the prior are embedded; the rest keep a semantic
-    score of 0. MiniWoB++ pages are far below the limit and rank as before."""
+    elements best by BM25 against the task and the prior are embedded; the rest
+    keep a semantic score of 0. The embedder caches vectors by text, so later
+    steps on the same page embed only what changed. MiniWoB++ pages are far
+    below the limit and rank as before."""
 
     def __init__(
         self, embedder: Embedder, weights: RankerWeights | None = None, *, semantic_limit: int = SEMANTIC_LIMIT
@@ -100,10 +102,17 @@ class HybridRanker:
         texts = [element_text(el) for el in elements]
         query = " ".join([instruction, *history[-3:]])
         docs = [tokenize(t) or ["_"] for t in texts]
-        lexical = normalise_bm25(BM25Okapi(docs).get_scores(tokenize(query) or ["_"]))
+        bm25 = BM25Okapi(docs)
+        lexical = normalise_bm25(bm25.get_scores(tokenize(query) or ["_"]))
         w = self.weights
         prior = [w.lexical * lex + w.interactive * el.interactive for el, lex in zip(elements, lexical, strict=True)]
-        embedded = sorted(range(len(elements)), key=lambda i: -prior[i])[: self.semantic_limit]
+        first = prior
+        if len(elements) > self.semantic_limit:
+            # Chosen by the task alone, not the history: the same elements are then
+            # embedded at every step of an episode, and found in the cache after the first.
+            task = normalise_bm25(bm25.get_scores(tokenize(instruction) or ["_"]))
+            first = [w.lexical * lex + w.interactive * el.interactive for el, lex in zip(elements, task, strict=True)]
+        embedded = sorted(range(len(elements)), key=lambda i: -first[i])[: self.semantic_limit]
         semantic = [0.0] * len(elements)
         vectors = self.embedder.embed([query, *(texts[i] for i in embedded)])
         for i, sim in zip(embedded, (vectors[1:] @ vectors[0]).tolist(), strict=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from functools import cache
 from importlib.resources import files
 
@@ -35,6 +36,8 @@ def observe(
     for attempt in range(attempts):
         try:
             raw = page.evaluate(snapshot_script(), {"maxText": 200, "root": root, "exclude": list(exclude)})
+            if isinstance(raw, str):  # the usual case (see the end of snapshot.js)
+                raw = json.loads(raw)
             break
         except Exception as exc:  # noqa: BLE001 - navigation destroys the JS context
             if page.is_closed():

@@ -14,6 +14,7 @@
     "switch", "combobox", "textbox", "treeitem", "slider", "spinbutton", "searchbox"]);
   const SKIP_TAGS = new Set(["script", "style", "noscript", "template", "head", "meta", "link", "br", "hr"]);
   const viewW = top.innerWidth, viewH = top.innerHeight;
+  const FLAG_DEFAULTS = { visible: true, enabled: true, explicitRole: false, interactive: false, editable: false };
 
   // The role an element has without a role attribute (after HTML-AAM, the cases a
   // page's controls and structure need).
@@ -96,8 +97,11 @@
 
   // Click handlers bound through jQuery or d3 leave no attribute behind; both
   // libraries keep them where a page script can look.
+  const jQueries = new Map();  // document -> its jQuery (or null): looked up once per document, not per element
   function hasLibraryClickHandler(el) {
-    const jq = el.ownerDocument.defaultView && el.ownerDocument.defaultView.jQuery;
+    const doc = el.ownerDocument;
+    if (!jQueries.has(doc)) jQueries.set(doc, (doc.defaultView && doc.defaultView.jQuery) || null);
+    const jq = jQueries.get(doc);
     const events = jq && jq._data ? jq._data(el, "events") : null;
     if (events && (events.click || events.mousedown || events.mouseup)) return true;
     if (typeof el.__onclick === "function") return true; // d3 v3
@@ -148,8 +152,6 @@
     const tag = el.tagName.toLowerCase();
     if (SKIP_TAGS.has(tag) || el.getAttribute(ATTR + "-ignore") !== null || excluded(el)) return context;
     const style = getComputedStyle(el);
-    const rect = el.getBoundingClientRect();
-    const visible = visibleOf(el, style, rect);
     const interactive = isInteractive(el, style, parentCursor);
     // A field's own content is its value (a textarea's text is only its default,
     // a select's is every option run together), not its text.
@@ -169,7 +171,10 @@
       myLandmark = name ? `${mark} "${clean(name).slice(0, 40)}"` : mark;
     }
     const record = (interactive && !(tag === "option")) || (text && !interactiveAncestor) || tag === "iframe" || tag === "img";
+    // The box only of what is recorded (and of frames): most of a big page's nodes are table cells and wrappers.
+    const rect = record || tag === "iframe" ? el.getBoundingClientRect() : null;
     if (record) {
+      const visible = visibleOf(el, style, rect);
       myId = idOf(el);
       const r = {
         id: myId,
@@ -225,11 +230,13 @@
         r.value = clean(el.textContent);
       }
       if (!r.checked && el.getAttribute("aria-checked")) r.checked = el.getAttribute("aria-checked") === "true";
-      // Empty fields are left out (the reader has their defaults): big pages cross to Python faster.
+      // Empty fields and the usual flags are left out (the reader, element_from_snapshot,
+      // has the same defaults), and boxes are rounded to 0.1 px: big pages cross to Python faster.
       for (const k in r) {
         const v = r[k];
-        if (v === "" || v === null || (Array.isArray(v) && v.length === 0)) delete r[k];
+        if (v === "" || v === null || (Array.isArray(v) && v.length === 0) || FLAG_DEFAULTS[k] === v) delete r[k];
       }
+      if (r.box) r.box = r.box.map((v) => Math.round(v * 10) / 10);
       records.push(r);
     }
     if (tag === "iframe") {
@@ -254,5 +261,13 @@
 
   const root = (options && options.root && document.querySelector(options.root)) || document.body;
   visit(root, null, false, [], [0, 0], document, "", "");
-  return { url: location.href, title: document.title, viewport: [viewW, viewH], elements: records };
+  // One JSON string, not an object: Playwright serialises a returned object value by
+  // value, which on a 5,000-element page took ten times as long as the walk itself.
+  // A page may have replaced JSON.stringify or added toJSON to Array (old Prototype.js
+  // does): then the object goes back as it is, slowly but right.
+  const result = { url: location.href, title: document.title, viewport: [viewW, viewH], elements: records };
+  const stringify = JSON.stringify;
+  const native = /\[native code\]/.test(Function.prototype.toString.call(stringify));
+  if (!native || Array.prototype.toJSON || Object.prototype.toJSON || String.prototype.toJSON) return result;
+  return stringify(result);
 }

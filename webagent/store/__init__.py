@@ -389,6 +389,10 @@ class Store:
         )
         return list(rows)
 
+    def exemplar_count(self) -> int:
+        """Exemplars held, every namespace together."""
+        return self.db["exemplars"].count
+
     def add_exemplar(self, row: dict[str, Any]) -> int | None:
         """A new exemplar row; an identical one (same namespace and key) is kept as it is."""
         return self.db["exemplars"].insert({"created": _now(), **self._clean(row)}, ignore=True).last_pk
