@@ -8,7 +8,10 @@ Runs on the browser's owner thread.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
+
+from webagent.browser.tabs import tabs_of
 
 if TYPE_CHECKING:
     from webagent.actions import Action
@@ -69,7 +72,76 @@ _VISIBLE_POINT = """el => {
 }"""
 
 
+# The whole of a click's preparation in one call, for an element of the main document:
+# found, visible and enabled (as Playwright defines them), scrolled into view, still
+# for an animation frame (Playwright waits for two: this one is cut short when the
+# box moved), the click probe armed, and the point to click (as _VISIBLE_POINT).
+# Locator calls cost a round trip each, and the first on a page injects Playwright's
+# helper script: on MiniWoB++ this path made a click three times faster.
+_PREPARE_CLICK = """async (id) => {
+  const el = document.querySelector('[data-webagent-id="' + CSS.escape(id) + '"]');
+  if (!el) return {absent: true};
+  const box = () => { const r = el.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; };
+  let r = box();
+  if (r[2] === 0 || r[3] === 0 || getComputedStyle(el).visibility === "hidden") {
+    return {error: "the element is not visible"};
+  }
+  if (el.disabled || el.matches(":disabled") || el.getAttribute("aria-disabled") === "true") {
+    return {error: "the element is disabled"};
+  }
+  const vw = window.innerWidth, vh = window.innerHeight;
+  // Chromium's own, as Playwright's scroll: through nested scrolling boxes, and only when needed.
+  if (el.scrollIntoViewIfNeeded) el.scrollIntoViewIfNeeded(true); else el.scrollIntoView({block: "center"});
+  r = box();
+  for (let frames = 0; frames < 10; frames++) {
+    await new Promise((done) => { requestAnimationFrame(() => done()); setTimeout(done, 50); });
+    const now = box();
+    if (now.every((v, i) => v === r[i])) break;
+    r = now;
+  }
+  window.__webagentClicked = window.__webagentOpened = false;
+  el.addEventListener("click", () => { window.__webagentClicked = true; }, {once: true, capture: true});
+  if (!window.__webagentOpen) {  // a handler that opens a tab: the click then waits for it
+    const open = window.__webagentOpen = window.open;
+    window.open = function (...args) { window.__webagentOpened = true; return open.apply(this, args); };
+  }
+  const link = el.closest("a[target], area[target]"), form = el.form || el.closest("form");
+  const target = ((link && link.target) || (form && form.target) || "").toLowerCase();
+  const newTab = target !== "" && !["_self", "_parent", "_top"].includes(target);
+  const fractions = [0.5, 0.25, 0.75, 0.1, 0.9];
+  const doc = el.getRootNode().elementFromPoint ? el.getRootNode() : document;
+  for (const fy of fractions) for (const fx of fractions) {
+    const x = r[0] + r[2] * fx, y = r[1] + r[3] * fy;
+    if (x < 0 || y < 0 || x >= vw || y >= vh) continue;
+    const top = doc.elementFromPoint(x, y);
+    if (top && (top === el || el.contains(top))) return {x, y, newTab};
+  }
+  return {error: "the element is covered by other elements"};
+}"""
+
+
 def click(page, locator, action: Action, timeout_ms: int) -> str | None:
+    prepared = page.evaluate(_PREPARE_CLICK, action.element_id)
+    if not prepared.get("absent"):  # in the main document: one call prepared it
+        if "error" in prepared:
+            return prepared["error"]
+        tabs = tabs_of(page.context)
+        open_tabs = len(tabs.pages) if tabs is not None else 0
+        page.mouse.click(prepared["x"], prepared["y"])
+        try:
+            delivered, opened = page.evaluate("() => [window.__webagentClicked, window.__webagentOpened]")
+        except Exception:  # noqa: BLE001 - the page navigated away: the click landed
+            return None
+        if (prepared["newTab"] or opened) and tabs is not None and len(tabs.pages) == open_tabs:
+            # The tab it opens arrives as an event: waited for, so the next step is taken on it.
+            with contextlib.suppress(Exception):  # none came (a blocked popup): the page is observed as it is
+                page.context.wait_for_event("page", timeout=timeout_ms)
+        return None if delivered in (True, None) else "the click did not reach the element"
+    return _click_in_frame(page, locator, timeout_ms)
+
+
+def _click_in_frame(page, locator, timeout_ms: int) -> str | None:
+    """A click through Playwright's locator: for elements inside iframes (or gone)."""
     handle, error = _ready(locator, timeout_ms)
     if error:
         return error

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from webagent.errors import GrammarError
 from webagent.models.base import Generation
-from webagent.models.prefix import PrefixCache
+from webagent.models.prefix import CHUNK, PrefixCache, chunk_ends
 
 
 @dataclass
@@ -45,13 +45,23 @@ def constrained_generate(
         raise GrammarError(f"bad grammar: {matcher.get_error()}")
     bitmask = llt.allocate_token_bitmask(1, decoder.vocab_size)
     past, reused = prefix.take(prompt_ids) if prefix is not None else (None, 0)
-    pending = list(prompt_ids[reused:])
     fed = list(prompt_ids[:reused])  # what the cache holds
     out: list[int] = []
     logprob = 0.0
     forced_count = 0
     calls = 0
     with torch.inference_mode():
+        # With `chunk` set, the prompt in chunks aligned to absolute positions, as
+        # webagent.models.prefix explains; the rest of it is fed with the first choice below.
+        for end in chunk_ends(reused, len(prompt_ids), prefix.chunk if prefix is not None else CHUNK):
+            chunk = prompt_ids[len(fed) : end]
+            past = decoder.model(
+                input_ids=torch.tensor([chunk]), past_key_values=past, use_cache=True, logits_to_keep=1
+            ).past_key_values
+            calls += 1
+            fed += chunk
+        whole = len(fed)
+        pending = list(prompt_ids[whole:])
         while not matcher.is_stopped() and len(out) < max_tokens:
             forced = matcher.compute_ff_tokens() if jump_forward else []
             if forced:
@@ -85,7 +95,7 @@ def constrained_generate(
             pending = [token]
             out.append(token)
     if prefix is not None:
-        prefix.put(fed, past)
+        prefix.put(fed, past, whole if prefix.chunk else len(fed))  # unchunked: all of it is reused
     if not matcher.is_accepting():
         so_far = decoder.ll_tokenizer.decode_str(out)
         raise GrammarError(
