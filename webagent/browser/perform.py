@@ -163,11 +163,67 @@ def _click_in_frame(page, locator, timeout_ms: int) -> str | None:
     return None if delivered in (True, None) else "the click did not reach the element"
 
 
+# A text field of the main document made ready for typing in one call: found,
+# visible, enabled and writable (the messages _ready gives), scrolled into view,
+# focused and its content selected, so typed text replaces it as fill() does.
+# "keyed": it takes typed characters; other inputs (date, color, ...) are filled.
+_PREPARE_FIELD = """([id, keyedTypes]) => {
+  const el = document.querySelector('[data-webagent-id="' + CSS.escape(id) + '"]');
+  if (!el) return {absent: true};
+  const r = el.getBoundingClientRect();
+  if (r.width === 0 || r.height === 0 || getComputedStyle(el).visibility === "hidden") {
+    return {error: "the element is not visible"};
+  }
+  if (el.disabled || el.matches(":disabled") || el.getAttribute("aria-disabled") === "true") {
+    return {error: "the element is disabled"};
+  }
+  const tag = el.tagName;
+  const type = tag === "INPUT" ? (el.getAttribute("type") || "").toLowerCase() : "";
+  const field = tag === "TEXTAREA" || (tag === "INPUT" && keyedTypes.includes(type));
+  if (!field && !el.isContentEditable) return {keyed: false};  // the locator's fill() judges it
+  if (el.readOnly) return {error: "the element is read-only"};
+  if (el.scrollIntoViewIfNeeded) el.scrollIntoViewIfNeeded(true);
+  el.focus();
+  if (field) el.select();
+  else { const range = document.createRange(); range.selectNodeContents(el);
+         const sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(range); }
+  return {keyed: true, empty: (field ? el.value : el.textContent) === ""};
+}"""
+
+
 def type_text(page, locator, action: Action, timeout_ms: int) -> str | None:
+    text = action.argument or ""
+    prepared = page.evaluate(_PREPARE_FIELD, [action.element_id, sorted(_KEYED_INPUT_TYPES)])
+    if prepared.get("error"):
+        return prepared["error"]
+    if prepared.get("keyed"):  # focused, its content selected: typing replaces it
+        if text:
+            page.keyboard.insert_text(text[:-1])  # at once, as fill() does
+            page.keyboard.type(text[-1])  # a real key press, for pages listening to keys (autocomplete)
+        elif not prepared["empty"]:
+            page.keyboard.press("Delete")
+        value = page.evaluate(
+            "(id) => { const el = document.querySelector('[data-webagent-id=\"' + CSS.escape(id) + '\"]');"
+            " return el ? (el.isContentEditable ? el.textContent : el.value) : null; }",
+            action.element_id,
+        )
+        return _typed(value, text)
+    return _type_by_locator(locator, text, timeout_ms)
+
+
+def _typed(value: str | None, text: str) -> str | None:
+    """None when the field holds `text`, else what it holds."""
+    # A space typed at the end of a contenteditable arrives as a no-break space.
+    if (value or "").replace("\u00a0", " ") == text:
+        return None
+    return f"the field holds {value!r}, not {text!r}"
+
+
+def _type_by_locator(locator, text: str, timeout_ms: int) -> str | None:
+    """Typing through Playwright's locator: fields inside iframes, and inputs that are only filled."""
     handle, error = _ready(locator, timeout_ms, editable=True)
     if error:
         return error
-    text = action.argument or ""
     keyed = handle.evaluate(
         "el => el.isContentEditable || el.tagName === 'TEXTAREA' ? '' : (el.getAttribute('type') || '').toLowerCase()"
     )
@@ -178,11 +234,7 @@ def type_text(page, locator, action: Action, timeout_ms: int) -> str | None:
         locator.press_sequentially(text[-1], timeout=timeout_ms)
     else:
         locator.fill(text, timeout=timeout_ms)
-    value = handle.evaluate(_READ_FIELD)
-    # A space typed at the end of a contenteditable arrives as a no-break space.
-    if (value or "").replace("\u00a0", " ") == text:
-        return None
-    return f"the field holds {value!r}, not {text!r}"
+    return _typed(handle.evaluate(_READ_FIELD), text)
 
 
 def select(page, locator, action: Action, timeout_ms: int) -> str | None:
