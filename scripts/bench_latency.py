@@ -77,6 +77,17 @@ def replay(models: list, calls: list[tuple[str, str]]) -> list[list[dict]]:
     return out
 
 
+def _token_summary(pairs: list[tuple[int, int]]) -> dict:
+    """Prompt and fed tokens per decision of the live run, as its steps recorded them."""
+    n = max(len(pairs), 1)
+    return {
+        "decisions": len(pairs),
+        "prompt_mean": sum(p for p, _ in pairs) / n,
+        "fed_mean": sum(f for _, f in pairs) / n,
+        "fed_p50": percentile([f for _, f in pairs], 50),
+    }
+
+
 def ms(rows: list[dict], q: float) -> float:
     return 1000 * percentile([r["seconds"] for r in rows], q)
 
@@ -159,6 +170,7 @@ def main() -> int:
             outputs_equal_to_baseline=f"{agree}/{len(calls)}",
             prompt_tokens_mean=sum(r["prompt_tokens"] for r in current) / max(len(current), 1),
             fed_tokens_mean=sum(r["fed_tokens"] for r in current) / max(len(current), 1),
+            live_tokens_per_decision=_token_summary(store.decision_tokens(live["run_id"])),
             bf16={"cpu_has_native_bf16": cpu_has_bf16(), "agreement_with_float32": agree / max(len(calls), 1)},
         )
 

@@ -92,7 +92,7 @@ def test_password_is_masked_in_the_store(store, browser, miniwob_server, embedde
 def test_default_model_completes_an_episode_end_to_end(store, browser, miniwob_server, default_model, embedder):
     env = MiniWoBEnv(browser, miniwob_server, "enter-text")
     policy = ModelPolicy(default_model)
-    rewards = []
+    rewards, tokens = [], []
     for seed in range(5):
         env.reset(seed)
         agent = _build(store, policy, embedder, top_k=5, max_steps=4)
@@ -110,7 +110,10 @@ def test_default_model_completes_an_episode_end_to_end(store, browser, miniwob_s
         assert steps and all(
             s["prompt"] and s["raw_output"] and s["model_version"] == default_model.version for s in steps
         )
+        assert all(0 < s["fed_tokens"] <= s["prompt_tokens"] for s in steps)
+        tokens += store.decision_tokens(run)
     assert 1.0 in rewards, rewards
+    assert any(fed < prompt for prompt, fed in tokens)  # later decisions read a cached prefix
 
 
 def test_a_policy_that_finds_nothing_ends_the_episode_with_its_reason(store, click_button, embedder):

@@ -87,6 +87,7 @@ class Step:
         """The step as the store keeps it; text typed into a password field is masked."""
         shown = masked(self.action, self.candidates)
         secret = shown != self.action.to_dsl()
+        generation = self.decision.generation
         return {
             "idx": self.index,
             "url": self.observation.url,
@@ -109,6 +110,8 @@ class Step:
             "candidates": [c.row() for c in self.candidates],
             "error": self.error,
             "latency": {k: round(v, 4) for k, v in self.latency.items()},
+            "prompt_tokens": (generation.prompt_tokens or None) if generation is not None else None,
+            "fed_tokens": (generation.fed_prompt_tokens or None) if generation is not None else None,
             "model_version": self.model_version,
             "seed": seed,
         }

@@ -474,6 +474,15 @@ class Store:
         ).fetchall()
         return [json.loads(r[0]) for r in rows if r[0]]
 
+    def decision_tokens(self, run_id: int) -> list[tuple[int, int]]:
+        """(prompt tokens, fed tokens) of each model decision of a run, in order."""
+        rows = self.db.execute(
+            "SELECT s.prompt_tokens, s.fed_tokens FROM steps s JOIN episodes e ON e.id = s.episode_id "
+            "WHERE e.run_id = ? AND s.prompt_tokens IS NOT NULL ORDER BY s.id",
+            [run_id],
+        ).fetchall()
+        return [(int(p), int(f)) for p, f in rows]
+
     # -- reading -------------------------------------------------------------
     def episode(self, episode_id: int) -> EpisodeRow | None:
         """The episode's row, or None when there is no such episode."""

@@ -58,6 +58,8 @@ class StepRow(TypedDict):
     agreement: float | None  # share of annotators agreeing (webagent.agreement)
     error: str | None
     latency: dict[str, float] | None  # seconds per stage
+    prompt_tokens: int | None  # the decision's prompt, in tokens (None: no model decided)
+    fed_tokens: int | None  # of them, read by the model; the rest came from the prefix cache
     model_version: str
     seed: int | None
     cleaned_html: str | None

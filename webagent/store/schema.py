@@ -227,7 +227,13 @@ def _v9(db) -> None:
     db["steps"].add_column("agreement", float)
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
+def _v10(db) -> None:
+    """What a decision cost in prompt: its tokens, and those fed to the model (the rest came from the prefix cache)."""
+    db["steps"].add_column("prompt_tokens", int)
+    db["steps"].add_column("fed_tokens", int)
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
 
 
 # JSON-encoded columns, decoded once on the way out of the store.
