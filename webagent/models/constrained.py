@@ -2,7 +2,9 @@
 
 Tokens the grammar forces (e.g. `CLICK [` once `C` is chosen) are appended
 without asking the model; they are fed to the model together with the next
-real choice, so a forced span costs no forward pass of its own.
+real choice, so a forced span costs no forward pass of its own. At a real
+choice only the allowed tokens' logits are computed, in float32
+(webagent.models.head), where the model qualifies.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 
 from webagent.errors import GrammarError
 from webagent.models.base import Generation
+from webagent.models.head import Head, allowed_tokens
 from webagent.models.prefix import CHUNK, PrefixCache, chunk_ends
 
 
@@ -23,6 +26,15 @@ class Decoder:
     ll_tokenizer: object  # llguidance.LLTokenizer
     eos_token_id: int
     vocab_size: int
+    head: Head | None = None  # the allowed tokens' logits in float32 (webagent.models.head); None: the model's own
+
+
+def _forward(decoder: Decoder, input_ids, past):
+    """One forward pass: (the last hidden state as float32 with a head, else the logits; the extended cache)."""
+    if decoder.head is not None:
+        return decoder.head.forward(input_ids, past)
+    result = decoder.model(input_ids=input_ids, past_key_values=past, use_cache=True, logits_to_keep=1)
+    return result.logits, result.past_key_values
 
 
 def constrained_generate(
@@ -55,9 +67,7 @@ def constrained_generate(
         # webagent.models.prefix explains; the rest of it is fed with the first choice below.
         for end in chunk_ends(reused, len(prompt_ids), prefix.chunk if prefix is not None else CHUNK):
             chunk = prompt_ids[len(fed) : end]
-            past = decoder.model(
-                input_ids=torch.tensor([chunk]), past_key_values=past, use_cache=True, logits_to_keep=1
-            ).past_key_values
+            past = _forward(decoder, torch.tensor([chunk]), past)[1]
             calls += 1
             fed += chunk
         whole = len(fed)
@@ -71,23 +81,28 @@ def constrained_generate(
                 out += forced
                 forced_count += len(forced)
                 continue
-            result = decoder.model(
-                input_ids=torch.tensor([pending]), past_key_values=past, use_cache=True, logits_to_keep=1
-            )
-            calls += 1
-            past = result.past_key_values
-            fed += pending
-            logits = result.logits[0, -1, : decoder.vocab_size].float()
             llt.fill_next_token_bitmask(matcher, bitmask, 0)
-            llt.apply_token_bitmask_inplace(logits, bitmask[0].to(logits.device))
+            out_of, past = _forward(decoder, torch.tensor([pending]), past)
+            calls += 1
+            fed += pending
+            if decoder.head is not None:  # only the allowed tokens' logits, in float32
+                allowed = allowed_tokens(bitmask[0], decoder.vocab_size)
+                if not len(allowed):
+                    raise GrammarError(f"the grammar allows no token after {decoder.ll_tokenizer.decode_str(out)!r}")
+                logits = decoder.head.logits(out_of, allowed)
+            else:
+                allowed = None
+                logits = out_of[0, -1, : decoder.vocab_size].float()
+                llt.apply_token_bitmask_inplace(logits, bitmask[0].to(logits.device))
             if temperature > 0:
                 logits = logits / temperature
             logps = torch.log_softmax(logits, dim=-1)
             if temperature > 0 and generator is not None:
-                token = int(torch.multinomial(logps.exp(), 1, generator=generator))
+                choice = int(torch.multinomial(logps.exp(), 1, generator=generator))
             else:
-                token = int(torch.argmax(logps))
-            logprob += float(logps[token])
+                choice = int(torch.argmax(logps))  # the first of equals: the lowest token id, as over the vocabulary
+            token = int(allowed[choice]) if allowed is not None else choice
+            logprob += float(logps[choice])
             if token == decoder.eos_token_id and matcher.is_accepting():
                 break
             if not matcher.consume_token(token):

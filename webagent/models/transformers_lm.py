@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from webagent.errors import ModelError
 from webagent.models.base import Generation
 from webagent.models.constrained import Decoder, constrained_generate
+from webagent.models.head import Head
 from webagent.models.loading import DEFAULT_MODEL, load
 from webagent.models.numerics import AUTO, DEFAULT_THREADS, resolve_dtype, set_threads
 from webagent.models.prefix import DEFAULT_ENTRIES, PrefixCache
@@ -64,6 +65,7 @@ class TransformersModel:
             ll_tokenizer=llguidance.hf.from_tokenizer(self.tokenizer, n_vocab=vocab_size),
             eos_token_id=eos,
             vocab_size=vocab_size,
+            head=Head.of(self.model),
         )
         self._draft = None  # a separate draft model or "lookup", when one is named
         self.draft_name: str | None = None
