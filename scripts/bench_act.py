@@ -2,7 +2,8 @@
 webagent does now (a click prepared in one call, then the event-driven settle)
 and, in the same run on the same seeds, as it did before: Playwright's locator
 click with the event-driven settle, and the locator click with the fixed settle
-(the load event, then a 100 ms sleep). Prints a table, writes JSON.
+(the load event, then a 100 ms sleep). Only CLICK changes between the rows:
+TYPE is today's in all three. Prints a table, writes JSON.
 
     python scripts/bench_act.py --seeds 3 --out results/act.json
 

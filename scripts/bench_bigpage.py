@@ -87,7 +87,7 @@ def episode(session, ranker, observe_fn, steps: int, instruction: str) -> tuple[
                 "elements": len(observation.actionable),
             }
         )
-        top = ranked[0].element.text
+        top = ranked[0].element.describe()
         session.call(_type_note, step)
         history.append(f'TYPE [{step}] "checked {step}"')
     return rows, top
