@@ -306,6 +306,15 @@ def test_cleaned_html_escapes_and_quotes_as_a_soup_does():
     assert cleaned_html(tricky) == _soup_html(tricky)
 
 
+def test_a_page_that_changed_json_is_still_read(browser, fixture_server):
+    """Old Prototype.js adds Array.prototype.toJSON, which breaks JSON.stringify: the
+    snapshot then comes back as an object, and reads the same."""
+    plain = load(browser, fixture_server, "controls.html")
+    browser.call(lambda page: page.evaluate("Array.prototype.toJSON = function () { return 'broken'; }"))
+    patched = browser.call(observe)
+    assert patched.elements == plain.elements and patched.html == plain.html
+
+
 def test_screenshot_on_request_is_png(browser, fixture_server):
     obs = load(browser, fixture_server, "controls.html", screenshot=True)
     assert obs.screenshot is not None

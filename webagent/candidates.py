@@ -105,13 +105,15 @@ class HybridRanker:
         bm25 = BM25Okapi(docs)
         lexical = normalise_bm25(bm25.get_scores(tokenize(query) or ["_"]))
         w = self.weights
-        prior = [w.lexical * lex + w.interactive * el.interactive for el, lex in zip(elements, lexical, strict=True)]
-        first = prior
+
+        def with_prior(scores: list[float]) -> list[float]:
+            return [w.lexical * lex + w.interactive * el.interactive for el, lex in zip(elements, scores, strict=True)]
+
+        prior = first = with_prior(lexical)
         if len(elements) > self.semantic_limit:
             # Chosen by the task alone, not the history: the same elements are then
             # embedded at every step of an episode, and found in the cache after the first.
-            task = normalise_bm25(bm25.get_scores(tokenize(instruction) or ["_"]))
-            first = [w.lexical * lex + w.interactive * el.interactive for el, lex in zip(elements, task, strict=True)]
+            first = with_prior(normalise_bm25(bm25.get_scores(tokenize(instruction) or ["_"])))
         embedded = sorted(range(len(elements)), key=lambda i: -first[i])[: self.semantic_limit]
         semantic = [0.0] * len(elements)
         vectors = self.embedder.embed([query, *(texts[i] for i in embedded)])

@@ -54,22 +54,40 @@ def _ready(locator, timeout_ms: int, *, editable: bool = False):
     return handle, None
 
 
-# The first point of a grid over the element (centre first) where the element
-# itself, or something inside it, is the topmost thing; in element coordinates.
-_VISIBLE_POINT = """el => {
-  const r = el.getBoundingClientRect();
-  if (r.width === 0 || r.height === 0) return {x: 0, y: 0, centre: true};  // let Playwright judge it
-  const doc = el.getRootNode();
+# The first point of a grid over the element's box r (centre first) where the element
+# itself, or something inside it, is the topmost thing: [fx, fy], fractions of the box.
+_FIRST_VISIBLE_POINT = """function firstVisiblePoint(el, r) {
+  const doc = el.getRootNode().elementFromPoint ? el.getRootNode() : el.ownerDocument;
   const fractions = [0.5, 0.25, 0.75, 0.1, 0.9];
   for (const fy of fractions) for (const fx of fractions) {
-    const x = r.left + r.width * fx, y = r.top + r.height * fy;
-    const top = (doc.elementFromPoint ? doc : el.ownerDocument).elementFromPoint(x, y);
-    if (top && (top === el || el.contains(top))) {
-      return {x: r.width * fx, y: r.height * fy, centre: fx === 0.5 && fy === 0.5};
-    }
+    const top = doc.elementFromPoint(r.left + r.width * fx, r.top + r.height * fy);
+    if (top && (top === el || el.contains(top))) return [fx, fy];
   }
   return null;
 }"""
+
+# That point in element coordinates, for Playwright's locator click.
+_VISIBLE_POINT = f"""el => {{
+  {_FIRST_VISIBLE_POINT}
+  const r = el.getBoundingClientRect();
+  if (r.width === 0 || r.height === 0) return {{x: 0, y: 0, centre: true}};  // let Playwright judge it
+  const point = firstVisiblePoint(el, r);
+  return point && {{x: r.width * point[0], y: r.height * point[1], centre: point[0] === 0.5 && point[1] === 0.5}};
+}}"""
+
+# The element of the main document with webagent id `id`, as `el`; returned early from
+# the function it opens: {absent} when it is not there (it may be in an iframe or a shadow
+# root: the locator path finds those), else an error when it is hidden or disabled (as
+# Playwright defines them, with the messages _ready gives).
+_MAIN_ELEMENT = """const el = document.querySelector('[data-webagent-id="' + CSS.escape(id) + '"]');
+  if (!el) return {absent: true};
+  const box = el.getBoundingClientRect();
+  if (box.width === 0 || box.height === 0 || getComputedStyle(el).visibility === "hidden") {
+    return {error: "the element is not visible"};
+  }
+  if (el.disabled || el.matches(":disabled") || el.getAttribute("aria-disabled") === "true") {
+    return {error: "the element is disabled"};
+  }"""
 
 
 # The whole of a click's preparation in one call, for an element of the main document:
@@ -78,46 +96,31 @@ _VISIBLE_POINT = """el => {
 # box moved), the click probe armed, and the point to click (as _VISIBLE_POINT).
 # Locator calls cost a round trip each, and the first on a page injects Playwright's
 # helper script: on MiniWoB++ this path made a click three times faster.
-_PREPARE_CLICK = """async (id) => {
-  const el = document.querySelector('[data-webagent-id="' + CSS.escape(id) + '"]');
-  if (!el) return {absent: true};
-  const box = () => { const r = el.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; };
-  let r = box();
-  if (r[2] === 0 || r[3] === 0 || getComputedStyle(el).visibility === "hidden") {
-    return {error: "the element is not visible"};
-  }
-  if (el.disabled || el.matches(":disabled") || el.getAttribute("aria-disabled") === "true") {
-    return {error: "the element is disabled"};
-  }
-  const vw = window.innerWidth, vh = window.innerHeight;
+_PREPARE_CLICK = f"""async (id) => {{
+  {_MAIN_ELEMENT}
+  {_FIRST_VISIBLE_POINT}
   // Chromium's own, as Playwright's scroll: through nested scrolling boxes, and only when needed.
-  if (el.scrollIntoViewIfNeeded) el.scrollIntoViewIfNeeded(true); else el.scrollIntoView({block: "center"});
-  r = box();
-  for (let frames = 0; frames < 10; frames++) {
-    await new Promise((done) => { requestAnimationFrame(() => done()); setTimeout(done, 50); });
-    const now = box();
-    if (now.every((v, i) => v === r[i])) break;
+  if (el.scrollIntoViewIfNeeded) el.scrollIntoViewIfNeeded(true); else el.scrollIntoView({{block: "center"}});
+  let r = el.getBoundingClientRect();
+  for (let frames = 0; frames < 10; frames++) {{
+    await new Promise((done) => {{ requestAnimationFrame(() => done()); setTimeout(done, 50); }});
+    const now = el.getBoundingClientRect();
+    if (["left", "top", "width", "height"].every((k) => now[k] === r[k])) break;
     r = now;
-  }
+  }}
   window.__webagentClicked = window.__webagentOpened = false;
-  el.addEventListener("click", () => { window.__webagentClicked = true; }, {once: true, capture: true});
-  if (!window.__webagentOpen) {  // a handler that opens a tab: the click then waits for it
+  el.addEventListener("click", () => {{ window.__webagentClicked = true; }}, {{once: true, capture: true}});
+  if (!window.__webagentOpen) {{  // a handler that opens a tab: the click then waits for it
     const open = window.__webagentOpen = window.open;
-    window.open = function (...args) { window.__webagentOpened = true; return open.apply(this, args); };
-  }
+    window.open = function (...args) {{ window.__webagentOpened = true; return open.apply(this, args); }};
+  }}
   const link = el.closest("a[target], area[target]"), form = el.form || el.closest("form");
   const target = ((link && link.target) || (form && form.target) || "").toLowerCase();
   const newTab = target !== "" && !["_self", "_parent", "_top"].includes(target);
-  const fractions = [0.5, 0.25, 0.75, 0.1, 0.9];
-  const doc = el.getRootNode().elementFromPoint ? el.getRootNode() : document;
-  for (const fy of fractions) for (const fx of fractions) {
-    const x = r[0] + r[2] * fx, y = r[1] + r[3] * fy;
-    if (x < 0 || y < 0 || x >= vw || y >= vh) continue;
-    const top = doc.elementFromPoint(x, y);
-    if (top && (top === el || el.contains(top))) return {x, y, newTab};
-  }
-  return {error: "the element is covered by other elements"};
-}"""
+  const point = firstVisiblePoint(el, r);
+  if (!point) return {{error: "the element is covered by other elements"}};
+  return {{x: r.left + r.width * point[0], y: r.top + r.height * point[1], newTab}};
+}}"""
 
 
 def click(page, locator, action: Action, timeout_ms: int) -> str | None:
@@ -167,28 +170,24 @@ def _click_in_frame(page, locator, timeout_ms: int) -> str | None:
 # visible, enabled and writable (the messages _ready gives), scrolled into view,
 # focused and its content selected, so typed text replaces it as fill() does.
 # "keyed": it takes typed characters; other inputs (date, color, ...) are filled.
-_PREPARE_FIELD = """([id, keyedTypes]) => {
-  const el = document.querySelector('[data-webagent-id="' + CSS.escape(id) + '"]');
-  if (!el) return {absent: true};
-  const r = el.getBoundingClientRect();
-  if (r.width === 0 || r.height === 0 || getComputedStyle(el).visibility === "hidden") {
-    return {error: "the element is not visible"};
-  }
-  if (el.disabled || el.matches(":disabled") || el.getAttribute("aria-disabled") === "true") {
-    return {error: "the element is disabled"};
-  }
+_PREPARE_FIELD = f"""([id, keyedTypes]) => {{
+  {_MAIN_ELEMENT}
   const tag = el.tagName;
   const type = tag === "INPUT" ? (el.getAttribute("type") || "").toLowerCase() : "";
   const field = tag === "TEXTAREA" || (tag === "INPUT" && keyedTypes.includes(type));
-  if (!field && !el.isContentEditable) return {keyed: false};  // the locator's fill() judges it
-  if (el.readOnly) return {error: "the element is read-only"};
+  if (!field && !el.isContentEditable) return {{keyed: false}};  // the locator's fill() judges it
+  if (el.readOnly) return {{error: "the element is read-only"}};
   if (el.scrollIntoViewIfNeeded) el.scrollIntoViewIfNeeded(true);
   el.focus();
   if (field) el.select();
-  else { const range = document.createRange(); range.selectNodeContents(el);
-         const sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(range); }
-  return {keyed: true, empty: (field ? el.value : el.textContent) === ""};
-}"""
+  else {{ const range = document.createRange(); range.selectNodeContents(el);
+         const sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(range); }}
+  return {{keyed: true, empty: (field ? el.value : el.textContent) === ""}};
+}}"""
+_READ_MAIN_FIELD = f"""(id) => {{
+  const el = document.querySelector('[data-webagent-id="' + CSS.escape(id) + '"]');
+  return el ? ({_READ_FIELD})(el) : null;
+}}"""
 
 
 def type_text(page, locator, action: Action, timeout_ms: int) -> str | None:
@@ -202,12 +201,7 @@ def type_text(page, locator, action: Action, timeout_ms: int) -> str | None:
             page.keyboard.type(text[-1])  # a real key press, for pages listening to keys (autocomplete)
         elif not prepared["empty"]:
             page.keyboard.press("Delete")
-        value = page.evaluate(
-            "(id) => { const el = document.querySelector('[data-webagent-id=\"' + CSS.escape(id) + '\"]');"
-            " return el ? (el.isContentEditable ? el.textContent : el.value) : null; }",
-            action.element_id,
-        )
-        return _typed(value, text)
+        return _typed(page.evaluate(_READ_MAIN_FIELD, action.element_id), text)
     return _type_by_locator(locator, text, timeout_ms)
 
 

@@ -82,17 +82,17 @@ def constrained_generate(
                 forced_count += len(forced)
                 continue
             llt.fill_next_token_bitmask(matcher, bitmask, 0)
-            out_of, past = _forward(decoder, torch.tensor([pending]), past)
+            result, past = _forward(decoder, torch.tensor([pending]), past)
             calls += 1
             fed += pending
             if decoder.head is not None:  # only the allowed tokens' logits, in float32
                 allowed = allowed_tokens(bitmask[0], decoder.vocab_size)
                 if not len(allowed):
                     raise GrammarError(f"the grammar allows no token after {decoder.ll_tokenizer.decode_str(out)!r}")
-                logits = decoder.head.logits(out_of, allowed)
+                logits = decoder.head.logits(result, allowed)
             else:
                 allowed = None
-                logits = out_of[0, -1, : decoder.vocab_size].float()
+                logits = result[0, -1, : decoder.vocab_size].float()
                 llt.apply_token_bitmask_inplace(logits, bitmask[0].to(logits.device))
             if temperature > 0:
                 logits = logits / temperature
@@ -110,7 +110,7 @@ def constrained_generate(
             pending = [token]
             out.append(token)
     if prefix is not None:
-        prefix.put(fed, past, whole if prefix.chunk else len(fed))  # unchunked: all of it is reused
+        prefix.put(fed, past, whole)
     if not matcher.is_accepting():
         so_far = decoder.ll_tokenizer.decode_str(out)
         raise GrammarError(

@@ -76,13 +76,14 @@ class PrefixCache:
         best, reused = None, 0
         for entry in self._kept:
             n = min(common_prefix(entry.ids, ids), len(ids) - 1, entry.whole)
-            n -= n % self.chunk if self.chunk > 0 else 0
+            if self.chunk:
+                n -= n % self.chunk
             if n > reused:
                 best, reused = entry, n
         if best is None or reused < MIN_REUSE:
             return None, 0
         self._kept.remove(best)
-        self._kept.insert(0, best)  # the most recently used go last
+        self._kept.insert(0, best)  # most recently used first: the last one is the next to go
         past = copy.deepcopy(best.past)
         if len(best.ids) > reused:
             past.crop(reused - len(best.ids))  # transformers crops by a negative count of tokens to drop
@@ -90,10 +91,13 @@ class PrefixCache:
 
     def put(self, ids: list[int], past, whole: int) -> None:
         """Keep the cache of `ids`, whose first `whole` positions were read as whole
-        aligned chunks (most recent first; the least recently used goes, and so does
-        any kept one that `ids` extends, since this one holds all of it)."""
+        aligned chunks (all of them when prompts are read in one piece). Most recent
+        first; the least recently used goes, and so does any kept one that `ids`
+        extends, since this one holds all of it."""
         if past is None or self.entries < 1:
             return
+        if not self.chunk:
+            whole = len(ids)
         self._kept = [e for e in self._kept if not (len(e.ids) <= len(ids) and ids[: len(e.ids)] == e.ids)]
         self._kept.insert(0, _Entry(list(ids), past, whole))
         del self._kept[self.entries :]
