@@ -172,7 +172,7 @@ def test_cached_prefix_gives_the_full_forward_loss(tiny):
     assert cached.loss() == pytest.approx(Objective(tiny, tok, TINY_EXAMPLES, batch_size=3).loss(), rel=1e-5)
 
 
-@pytest.mark.parametrize("spec", ["last:2", "lora:4", "norms"])
+@pytest.mark.parametrize("spec", ["last:2", "lora:4", "norms", "head:4"])
 def test_rebuilt_from_seeds_equals_the_trained_model(tiny, spec, tmp_path):
     tok = CharTokenizer()
     shadow = copy.deepcopy(tiny)
@@ -186,7 +186,9 @@ def test_rebuilt_from_seeds_equals_the_trained_model(tiny, spec, tmp_path):
     live_state, rebuilt_state = live.state_dict(), rebuilt.state_dict()
     assert live_state.keys() == rebuilt_state.keys()
     assert all(torch.equal(live_state[k], rebuilt_state[k]) for k in live_state)
-    assert not all(torch.equal(live_state[k], tiny.state_dict()[k]) for k in live_state)
+    ids = torch.tensor([list(b"CLICK [1]")])
+    with torch.no_grad():
+        assert not torch.allclose(live(ids).logits, tiny(ids).logits)  # the steps changed what it computes
 
 
 def test_tensor_snapshots_replay(tiny, tmp_path):
@@ -404,3 +406,33 @@ def test_guard_rolls_back_harm_and_keeps_help(model, base_module, confirmed, sto
     tuner.rollback(0)
     assert model.version == f"{model.name}@base"
     assert all(torch.equal(v, live_before[k]) for k, v in model.model.state_dict().items())
+
+
+@pytest.mark.slow
+def test_a_decision_head_round_changes_decisions_and_rebuilds_from_seeds(model, base_module, confirmed, store):
+    """MeZO on the decision head (param set head:R) moves greedy choices among the shown
+    elements, reaches the live model, and its seeds rebuild it."""
+    from webagent.learning.decision import HEAD_NAME, DecisionObjective
+    from webagent.learning.tuner import OnlineTuner, TunerConfig
+
+    _reset_to_base(model, base_module)
+    train, _ = confirmed
+    _record(store, train)
+    tuner = OnlineTuner(model, store, TunerConfig(param_set="head:8", holdout_fraction=0.0, steps_per_round=600))
+    result = tuner.run_round()
+    assert result is not None and result.kept, result.metrics
+    m = result.metrics
+    assert m["train_loss_after"] < m["train_loss_before"]
+    assert len(store.model_versions(model.name)[-1]["updates"]) == 600
+    assert m["decision_accuracy_after"] > m["decision_accuracy_before"], m
+    # The live model carries the head and decides with it.
+    live = DecisionObjective(model.model, model.tokenizer, train)
+    assert live.accuracy() == pytest.approx(m["decision_accuracy_after"])
+    rebuilt = rebuild(base_module, "head:8", updates_from_json(store.model_versions(model.name)[-1]["updates"]))
+    state = model.model.state_dict()
+    assert all(torch.equal(t, state[k]) for k, t in rebuilt.state_dict().items())
+    tuner.rollback(0)  # back to the identity
+    assert not getattr(model.model.model.norm, HEAD_NAME).B.any()
+    assert DecisionObjective(model.model, model.tokenizer, train).accuracy() == pytest.approx(
+        m["decision_accuracy_before"]
+    )

@@ -31,7 +31,7 @@ from webagent.kinds import PolicyKind, TuneMethod
 from webagent.memory import ExemplarMemory
 from webagent.policy import ModelPolicy, ModelPolicyConfig, Policy, RandomPolicy, RankerTopPolicy
 from webagent.recording import StepRecorder
-from webagent.settings import AgentSettings, ModelSettings
+from webagent.settings import AgentSettings, ModelSettings, TunerSettings
 from webagent.store import Store
 from webagent.supervision import Supervisor, make_supervisor
 from webagent.teaching import Teacher
@@ -66,10 +66,17 @@ def holds_tuned_weights(settings: AgentSettings, store: Store) -> bool:
     return resolve_version(store, name, settings.model.version) is not None
 
 
-def make_tuner(model, store: Store, method: TuneMethod, *, seed: int = 0):
-    from webagent.learning.tuner import OnlineTuner, TunerConfig
+def make_tuner(model, store: Store, tuner: TunerSettings, *, seed: int = 0):
+    from webagent.learning.tuner import DEFAULT_PARAM_SET, OnlineTuner, TunerConfig
 
-    return OnlineTuner(model, store, TunerConfig(method=method.value, seed=seed))
+    config = TunerConfig(
+        method=tuner.method.value,
+        param_set=tuner.param_set or DEFAULT_PARAM_SET,
+        steps_per_round=tuner.steps or None,
+        lr=tuner.lr,
+        seed=seed,
+    )
+    return OnlineTuner(model, store, config)
 
 
 def put_version(model, store: Store, wanted: str, tuner=None) -> dict | None:
@@ -169,7 +176,7 @@ def assemble(
         memory = ExemplarMemory(store, ranker.embedder)
     tuner = None
     if settings.tuner.method != TuneMethod.NONE:
-        tuner = make_tuner(model, store, settings.tuner.method, seed=settings.seed)
+        tuner = make_tuner(model, store, settings.tuner, seed=settings.seed)
     version_row = put_version(model, store, settings.model.version, tuner) if model is not None else None
     if policy is None:
         policy = _policy(settings, model, memory)

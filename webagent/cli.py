@@ -771,6 +771,11 @@ def learn(
     eval_seeds: Annotated[int, typer.Option(help="held-out seeds per evaluation")] = 20,
     memory: Annotated[bool, typer.Option(help="learn exemplars (trajectory-as-exemplar memory)")] = True,
     tune: Annotated[str, typer.Option(help="online weight tuning: none | mezo | backprop")] = "none",
+    tune_params: Annotated[
+        str, typer.Option(help="what tuning moves: last:N | lora:R | norms | all | head:R [default: last:2]")
+    ] = "",
+    tune_steps: Annotated[int, typer.Option(help="steps per tuning round [default: by parameter set]")] = 0,
+    tune_lr: Annotated[float | None, typer.Option(help="tuning learning rate [default: by parameter set]")] = None,
     shots: Annotated[int, typer.Option(help="exemplars shown per decision")] = 3,
     relabel: RelabelOpt = True,
     guard: GuardOpt = False,
@@ -831,7 +836,7 @@ def learn(
             seed=seed,
             headful=headful,
             supervisor=supervisor,
-            tuner=TunerSettings(method=tune),
+            tuner=TunerSettings(method=tune, param_set=tune_params, steps=tune_steps, lr=tune_lr),
             secrets=_secrets(secret, secrets_file),
         )
         store = _open(db)
@@ -967,8 +972,8 @@ def export(
 @app.command()
 def tune(
     method: Annotated[str, typer.Option(help="mezo (forward-only, zeroth-order) | backprop (for comparison)")] = "mezo",
-    steps: Annotated[int, typer.Option(help="optimisation steps in this round")] = 40,
-    param_set: Annotated[str, typer.Option(help="all | last:N | norms | lora:R")] = "",
+    steps: Annotated[int, typer.Option(help="optimisation steps in this round [default: by parameter set]")] = 0,
+    param_set: Annotated[str, typer.Option(help="all | last:N | norms | lora:R | head:R [default: last:2]")] = "",
     lr: Annotated[float | None, typer.Option(help="learning rate [default: the method's]")] = None,
     model: ModelOpt = "default",
     threads: ThreadsOpt = 0,
@@ -985,13 +990,15 @@ def tune(
         store = _open(db)
         lm = load_model(ModelSettings(name=model, threads=threads, adapter=adapter), tuned=True)
         active = resolve_version(store, lm.name, "active")
-        config = TunerConfig(method=method, param_set=param_set or DEFAULT_PARAM_SET, lr=lr, steps_per_round=steps)
+        config = TunerConfig(
+            method=method, param_set=param_set or DEFAULT_PARAM_SET, lr=lr, steps_per_round=steps or None
+        )
         tuner = OnlineTuner(lm, store, config)
         if active is not None:
             tuner.rollback(active["version"])  # resume from the version in use
             console.print(f"resumed version {active['version']}")
-        with console.status(f"{method} round of {steps} steps on {config.param_set}…"):
-            result = tuner.run_round(force=True, steps=steps)
+        with console.status(f"{method} round of {config.round_steps} steps on {config.param_set}…"):
+            result = tuner.run_round(force=True)
     except WebAgentError as exc:
         _fail(exc)
     if result is None:

@@ -22,7 +22,7 @@ from webagent.feedback import Learner, Lesson
 from webagent.kinds import Source, TuneMethod, parse
 from webagent.memory import Exemplar, ExemplarMemory
 from webagent.models.base import Generation, LanguageModel
-from webagent.settings import ACTIVE_VERSION, ModelSettings
+from webagent.settings import ACTIVE_VERSION, ModelSettings, TunerSettings
 from webagent.store import Store
 from webagent.templates import render
 
@@ -86,7 +86,7 @@ class Online:
             from webagent.embeddings import Embedder
 
             self.memory = ExemplarMemory(self.store, embedder or Embedder(), namespace=self.namespace)
-        self.tuner = make_tuner(model, self.store, tune) if tune != TuneMethod.NONE else None
+        self.tuner = make_tuner(model, self.store, TunerSettings(method=tune)) if tune != TuneMethod.NONE else None
         if loaded:  # decide with what tuning learned, as every command does
             put_version(model, self.store, ACTIVE_VERSION, self.tuner)
         self.learner = Learner(self.store, self.memory, self.tuner)

@@ -111,9 +111,16 @@ class AgreementSettings:
 @dataclass(frozen=True)
 class TunerSettings:
     method: TuneMethod = TuneMethod.NONE  # online weight tuning while supervising
+    param_set: str = ""  # what it moves (webagent.learning.params); "" = the tuner's default
+    steps: int = 0  # optimisation steps per round; 0 = the default for the parameter set
+    lr: float | None = None  # None = the default for the method and parameter set
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", parse(TuneMethod, self.method, "tuning method"))
+        if self.steps < 0:
+            raise DataError(f"tuning steps must be at least 0, not {self.steps}")
+        if self.lr is not None and not self.lr > 0:
+            raise DataError(f"the tuning learning rate must be positive, not {self.lr}")
 
 
 CALIBRATION_SOURCES = (Source.PERSON, Source.ORACLE)

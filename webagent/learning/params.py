@@ -4,12 +4,16 @@
     last:N     the last N decoder blocks
     norms      the norm weights and every bias
     lora:R     a rank-R LoRA adapter (peft) on the attention q/v projections
+    head:R     a rank-R residual map on the final hidden state, trained on the
+               decision alone (webagent.learning.decision)
 
 The order is the module's registration order, so a seed always draws the same
 noise for the same tensor. LoRA is injected into the module in place (the
 wrapped projections compute base + B·A, with B = 0 at first, so outputs do not
 change); the live model never carries adapters: `plain_tensors` merges them
 into the q/v weights, which is what gets copied into the model that decodes.
+The decision head cannot be merged (the output layer is tied to the embeddings):
+the live model carries it, and `copy_into` gives it one when the tensors need it.
 """
 
 from __future__ import annotations
@@ -21,25 +25,28 @@ from webagent.errors import DataError
 
 LORA_TARGETS = ("q_proj", "v_proj")
 LORA_INIT_SEED = 0  # the adapter's A matrices are drawn with this seed, so a rebuild draws the same ones
-_SPEC = re.compile(r"^(all|norms|last:(\d+)|lora:(\d+))$")
+_SPEC = re.compile(r"^(all|norms|last:(\d+)|lora:(\d+)|head:(\d+))$")
+
+
+_SIZED = ("last", "lora", "head")
 
 
 @dataclass(frozen=True)
 class ParamSpec:
-    kind: str  # all | last | norms | lora
-    n: int = 0  # blocks for last, rank for lora
+    kind: str  # all | last | norms | lora | head
+    n: int = 0  # blocks for last, rank for lora and head
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.n}" if self.kind in ("last", "lora") else self.kind
+        return f"{self.kind}:{self.n}" if self.kind in _SIZED else self.kind
 
 
 def parse_spec(spec: str) -> ParamSpec:
     found = _SPEC.match(spec.strip())
     if found is None:
-        raise DataError(f"unknown parameter set {spec!r}; expected all, norms, last:N or lora:R")
+        raise DataError(f"unknown parameter set {spec!r}; expected all, norms, last:N, lora:R or head:R")
     kind = found.group(1).split(":")[0]
-    n = int(found.group(2) or found.group(3) or 0)
-    if kind in ("last", "lora") and n < 1:
+    n = int(found.group(2) or found.group(3) or found.group(4) or 0)
+    if kind in _SIZED and n < 1:
         raise DataError(f"parameter set {spec!r} needs N >= 1")
     return ParamSpec(kind, n)
 
@@ -84,14 +91,17 @@ def inject_lora(module, rank: int) -> None:
 
 def select_parameters(module, spec: str) -> list[tuple[str, object]]:
     """The (name, Parameter) pairs `spec` names, in registration order. `lora:R`
-    injects the adapter into `module` first (in place) and returns only its params."""
+    and `head:R` inject their adapter into `module` first (in place) and return only its params."""
+    from webagent.learning.decision import HEAD_NAME, inject_head
+
     parsed = parse_spec(spec)
-    named = list(module.named_parameters())
     if parsed.kind == "lora":
         inject_lora(module, parsed.n)
         return [(n, p) for n, p in module.named_parameters() if "lora_" in n]
-    if has_lora(module):
-        named = [(n, p) for n, p in named if "lora_" not in n]
+    if parsed.kind == "head":
+        inject_head(module, parsed.n)
+        return [(n, p) for n, p in module.named_parameters() if HEAD_NAME in n]
+    named = [(n, p) for n, p in module.named_parameters() if "lora_" not in n and HEAD_NAME not in n]
     if parsed.kind == "all":
         return named
     if parsed.kind == "norms":
@@ -145,9 +155,13 @@ def plain_tensors(module, params) -> dict[str, object]:
 
 
 def copy_into(module, tensors: dict[str, object]) -> None:
-    """Overwrite `module`'s parameters named in `tensors` (a plain model's names), in place."""
+    """Overwrite `module`'s parameters named in `tensors` (a plain model's names), in
+    place; a decision head among them is first given to a module without one."""
     import torch
 
+    from webagent.learning.decision import ensure_head
+
+    ensure_head(module, tensors)
     own = dict(module.named_parameters())
     missing = [n for n in tensors if n not in own]
     if missing:

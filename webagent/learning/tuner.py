@@ -41,6 +41,7 @@ from webagent.learning.checkpoints import (
     updates_from_json,
     updates_to_json,
 )
+from webagent.learning.decision import DecisionObjective
 from webagent.learning.objective import Objective, TrainingExample, examples_from_feedback
 from webagent.learning.params import copy_into, parse_spec, plain_tensors, select_parameters
 
@@ -50,6 +51,11 @@ METHODS = (TuneMethod.MEZO, TuneMethod.BACKPROP)
 DEFAULT_PARAM_SET = "last:2"  # chosen by scripts/bench_mezo.py: see its docstring
 DEFAULT_LR = {"mezo": 1e-4, "backprop": 1e-4}
 DEFAULT_EPS = 1e-3
+DEFAULT_STEPS = 40
+# The decision head (param set head:R) is a few thousand numbers whose loss costs ~10 ms:
+# MeZO takes larger steps there and many more of them (scripts/bench_decision.py).
+HEAD_LR = {"mezo": 3e-3, "backprop": 1e-2}
+HEAD_STEPS = {"mezo": 2000, "backprop": 200}
 
 
 @dataclass(frozen=True)
@@ -57,8 +63,8 @@ class TunerConfig:
     method: str = "mezo"  # mezo | backprop
     param_set: str = DEFAULT_PARAM_SET
     eps: float = DEFAULT_EPS  # MeZO perturbation scale
-    lr: float | None = None  # None: the method's default (DEFAULT_LR)
-    steps_per_round: int = 40
+    lr: float | None = None  # None: the default for the method and parameter set
+    steps_per_round: int | None = None  # None: the default for the method and parameter set
     batch_size: int = 8
     min_new_feedback: int = 8
     holdout_fraction: float = 0.2
@@ -73,12 +79,25 @@ class TunerConfig:
         parse_spec(self.param_set)
         if not 0.0 <= self.holdout_fraction < 1.0:
             raise DataError(f"holdout_fraction must be in [0, 1), not {self.holdout_fraction}")
-        if self.steps_per_round < 1 or self.batch_size < 1 or self.min_new_feedback < 1:
+        if (self.steps_per_round or 1) < 1 or self.batch_size < 1 or self.min_new_feedback < 1:
             raise DataError("steps_per_round, batch_size and min_new_feedback must be at least 1")
 
     @property
+    def head(self) -> bool:
+        """Whether this tunes a decision head (and trains on the decision objective)."""
+        return parse_spec(self.param_set).kind == "head"
+
+    @property
     def learning_rate(self) -> float:
-        return self.lr if self.lr is not None else DEFAULT_LR[self.method]
+        if self.lr is not None:
+            return self.lr
+        return (HEAD_LR if self.head else DEFAULT_LR)[self.method]
+
+    @property
+    def round_steps(self) -> int:
+        if self.steps_per_round is not None:
+            return self.steps_per_round
+        return HEAD_STEPS[self.method] if self.head else DEFAULT_STEPS
 
 
 @dataclass(frozen=True)
@@ -308,13 +327,14 @@ class OnlineTuner:
         rng = random.Random(f"{cfg.seed}:{version}")
         rng.shuffle(train)
         start = time.perf_counter()
+        objective_class = DecisionObjective if cfg.head else Objective
         made = [
-            Objective(
+            objective_class(
                 self._shadow,
                 self._tokenizer,
                 part,
                 params=self._params,
-                batch_size=cfg.batch_size,
+                batch_size=0 if cfg.head else cfg.batch_size,  # the head's loss is cheap: every step sees all
                 prefix_cache=self._prefix_cache,
             )
             for part in (train, held)
@@ -326,8 +346,9 @@ class OnlineTuner:
         guard_obj = held_obj or train_obj
         train_before = train_obj.loss()
         guard_before = _guard_value(guard_obj)
+        accuracy_before = guard_obj.accuracy() if cfg.head else None
         snapshot = {n: p.detach().clone() for n, p in self._params}
-        n_steps = steps or cfg.steps_per_round
+        n_steps = steps or cfg.round_steps
         lr = cfg.learning_rate
         round_updates: list[Update] = []
         failure = ""
@@ -363,6 +384,7 @@ class OnlineTuner:
             return None
         train_after = train_obj.loss()
         guard_after = _guard_value(guard_obj)
+        accuracy_after = guard_obj.accuracy() if cfg.head else None
         keep = not failure and math.isfinite(guard_after) and guard_after <= guard_before + cfg.guard_tolerance
         metrics = {
             "train_loss_before": train_before,
@@ -370,6 +392,9 @@ class OnlineTuner:
             "holdout_nll_before": guard_before if held_obj else None,
             "holdout_nll_after": guard_after if held_obj else None,
             "guard": "holdout" if held_obj else "train",
+            # decision heads: share of the guarded steps whose every choice the model gets right
+            "decision_accuracy_before": accuracy_before,
+            "decision_accuracy_after": accuracy_after,
             "steps": n_steps,
             "seconds": round(time.perf_counter() - start, 3),
             "examples_train": len(train),

@@ -37,8 +37,11 @@ def tensor_dir(store: Store):
 def apply_version(model, store: Store, row: dict) -> None:
     """Make `model` (at its base weights) decide as stored version `row` does."""
     from webagent.learning.checkpoints import rebuild, updates_from_json
+    from webagent.learning.decision import ensure_head
 
     with model.lock:
         work = rebuild(model.model, row["param_set"], updates_from_json(row["updates"]), root=tensor_dir(store))
-        model.model.load_state_dict(work.state_dict())
+        state = work.state_dict()
+        ensure_head(model.model, state)  # a decision head is carried, not merged
+        model.model.load_state_dict(state)
         model.weights_changed(f"{model.name}@v{row['version']}")
