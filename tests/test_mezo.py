@@ -418,12 +418,12 @@ def test_a_decision_head_round_changes_decisions_and_rebuilds_from_seeds(model, 
     _reset_to_base(model, base_module)
     train, _ = confirmed
     _record(store, train)
-    tuner = OnlineTuner(model, store, TunerConfig(param_set="head:8", holdout_fraction=0.0, steps_per_round=600))
+    tuner = OnlineTuner(model, store, TunerConfig(param_set="head:8", holdout_fraction=0.0))  # 2000 steps
     result = tuner.run_round()
     assert result is not None and result.kept, result.metrics
     m = result.metrics
     assert m["train_loss_after"] < m["train_loss_before"]
-    assert len(store.model_versions(model.name)[-1]["updates"]) == 600
+    assert len(store.model_versions(model.name)[-1]["updates"]) == 2000
     assert m["decision_accuracy_after"] > m["decision_accuracy_before"], m
     # The live model carries the head and decides with it.
     live = DecisionObjective(model.model, model.tokenizer, train)

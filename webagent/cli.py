@@ -71,6 +71,11 @@ GuardOpt = Annotated[
         help="leave out exemplars that make their task's other confirmed steps less likely",
     ),
 ]
+TuneParamsOpt = Annotated[
+    str, typer.Option(help="what tuning moves: last:N | lora:R | norms | all | head:R [default: last:2]")
+]
+TuneStepsOpt = Annotated[int, typer.Option(help="steps per tuning round [default: by parameter set]")]
+TuneLrOpt = Annotated[float | None, typer.Option(help="tuning learning rate [default: by parameter set]")]
 RelabelOpt = Annotated[
     bool, typer.Option(help="show the exemplars' element ids as a, b, c (what kind of element, not which number)")
 ]
@@ -599,6 +604,9 @@ def ui(
     host: Annotated[str, typer.Option(help="interface to listen on (keep it local)")] = "127.0.0.1",
     model: ModelOpt = "default",
     tune: Annotated[str, typer.Option(help="online tuning while you supervise: none | mezo | backprop")] = "none",
+    tune_params: TuneParamsOpt = "",
+    tune_steps: TuneStepsOpt = 0,
+    tune_lr: TuneLrOpt = None,
     memory: Annotated[bool, typer.Option(help="learn exemplars from your verdicts")] = True,
     critic: Annotated[bool, typer.Option(help="a second opinion on each proposal, in its confidence")] = True,
     critic_weight: Annotated[float, typer.Option(help="w in confidence = policy^(1-w) * critic^w")] = 0.5,
@@ -655,7 +663,7 @@ def ui(
             supervisor="person",
             critic=CriticSettings(enabled=critic, weight=critic_weight),
             agreement=AgreementSettings(annotators=annotators),
-            tuner=TunerSettings(method=tune),
+            tuner=TunerSettings(method=tune, param_set=tune_params, steps=tune_steps, lr=tune_lr),
             autonomy=AutonomySettings(
                 enabled=auto_approve, alpha=alpha, delta=delta, min_samples=min_samples, audit=audit
             ),
@@ -771,11 +779,9 @@ def learn(
     eval_seeds: Annotated[int, typer.Option(help="held-out seeds per evaluation")] = 20,
     memory: Annotated[bool, typer.Option(help="learn exemplars (trajectory-as-exemplar memory)")] = True,
     tune: Annotated[str, typer.Option(help="online weight tuning: none | mezo | backprop")] = "none",
-    tune_params: Annotated[
-        str, typer.Option(help="what tuning moves: last:N | lora:R | norms | all | head:R [default: last:2]")
-    ] = "",
-    tune_steps: Annotated[int, typer.Option(help="steps per tuning round [default: by parameter set]")] = 0,
-    tune_lr: Annotated[float | None, typer.Option(help="tuning learning rate [default: by parameter set]")] = None,
+    tune_params: TuneParamsOpt = "",
+    tune_steps: TuneStepsOpt = 0,
+    tune_lr: TuneLrOpt = None,
     shots: Annotated[int, typer.Option(help="exemplars shown per decision")] = 3,
     relabel: RelabelOpt = True,
     guard: GuardOpt = False,
