@@ -87,3 +87,25 @@ def test_the_active_tuned_version_is_used_unless_base_is_asked(tmp_path, embedde
             model=TransformersModel("default", dtype="float32"),
             ranker=ranker,
         )
+
+
+def test_a_stored_decision_head_version_reaches_the_agent(tmp_path, embedder):
+    """A head:R version is carried by the live model (it cannot be merged): assembling
+    gives the model its head, rebuilt from the version's seeds."""
+    from webagent.learning.decision import HEAD_NAME
+    from webagent.models.transformers_lm import TransformersModel
+    from webagent.store import Store
+
+    base = TransformersModel("default", dtype="float32")
+    store = Store(tmp_path / "versions.db")
+    update = {"seed": 7, "projected_grad": 50.0, "lr": 1e-3, "eps": 1e-3, "loss_plus": 1.0, "loss_minus": 0.9}
+    for version, param_set, updates in ((0, "", []), (1, "head:8", [update])):
+        store.add_model_version(
+            model=base.name, version=version, parent=version - 1 if version else None,
+            method="mezo" if version else "base", param_set=param_set, updates=updates,
+            status="active" if version else "kept",
+        )  # fmt: skip
+    parts = assemble(AgentSettings(), store, model=base, ranker=HybridRanker(embedder))
+    assert parts.policy.version.endswith("@v1")
+    head = getattr(base.model.get_decoder().norm, HEAD_NAME)
+    assert head.A.shape[0] == 8 and head.B.abs().sum() > 0

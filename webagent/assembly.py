@@ -67,11 +67,11 @@ def holds_tuned_weights(settings: AgentSettings, store: Store) -> bool:
 
 
 def make_tuner(model, store: Store, tuner: TunerSettings, *, seed: int = 0):
-    from webagent.learning.tuner import DEFAULT_PARAM_SET, OnlineTuner, TunerConfig
+    from webagent.learning.tuner import AGENT_PARAM_SET, OnlineTuner, TunerConfig
 
     config = TunerConfig(
         method=tuner.method.value,
-        param_set=tuner.param_set or DEFAULT_PARAM_SET,
+        param_set=tuner.param_set or AGENT_PARAM_SET,
         steps_per_round=tuner.steps or None,
         lr=tuner.lr,
         seed=seed,

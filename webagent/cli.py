@@ -72,7 +72,7 @@ GuardOpt = Annotated[
     ),
 ]
 TuneParamsOpt = Annotated[
-    str, typer.Option(help="what tuning moves: last:N | lora:R | norms | all | head:R [default: last:2]")
+    str, typer.Option(help="what tuning moves: last:N | lora:R | norms | all | head:R [default: head:8]")
 ]
 TuneStepsOpt = Annotated[int, typer.Option(help="steps per tuning round [default: by parameter set]")]
 TuneLrOpt = Annotated[float | None, typer.Option(help="tuning learning rate [default: by parameter set]")]
@@ -979,7 +979,7 @@ def export(
 def tune(
     method: Annotated[str, typer.Option(help="mezo (forward-only, zeroth-order) | backprop (for comparison)")] = "mezo",
     steps: Annotated[int, typer.Option(help="optimisation steps in this round [default: by parameter set]")] = 0,
-    param_set: Annotated[str, typer.Option(help="all | last:N | norms | lora:R | head:R [default: last:2]")] = "",
+    param_set: Annotated[str, typer.Option(help="all | last:N | norms | lora:R | head:R [default: head:8]")] = "",
     lr: Annotated[float | None, typer.Option(help="learning rate [default: the method's]")] = None,
     model: ModelOpt = "default",
     threads: ThreadsOpt = 0,
@@ -988,7 +988,7 @@ def tune(
 ) -> None:
     """One tuning round on the stored feedback, from the active model version; kept only if the guard passes."""
     from webagent.assembly import load_model
-    from webagent.learning.tuner import DEFAULT_PARAM_SET, OnlineTuner, TunerConfig
+    from webagent.learning.tuner import AGENT_PARAM_SET, OnlineTuner, TunerConfig
     from webagent.learning.versions import resolve_version
     from webagent.settings import ModelSettings
 
@@ -997,7 +997,7 @@ def tune(
         lm = load_model(ModelSettings(name=model, threads=threads, adapter=adapter), tuned=True)
         active = resolve_version(store, lm.name, "active")
         config = TunerConfig(
-            method=method, param_set=param_set or DEFAULT_PARAM_SET, lr=lr, steps_per_round=steps or None
+            method=method, param_set=param_set or AGENT_PARAM_SET, lr=lr, steps_per_round=steps or None
         )
         tuner = OnlineTuner(lm, store, config)
         if active is not None:

@@ -60,6 +60,7 @@ class Online:
         max_tokens: int = 256,
     ) -> None:
         from webagent.assembly import load_model, make_tuner, put_version
+        from webagent.learning.tuner import DEFAULT_PARAM_SET
 
         try:
             self.schema = json.loads(schema) if isinstance(schema, str) else dict(schema)
@@ -86,7 +87,9 @@ class Online:
             from webagent.embeddings import Embedder
 
             self.memory = ExemplarMemory(self.store, embedder or Embedder(), namespace=self.namespace)
-        self.tuner = make_tuner(model, self.store, TunerSettings(method=tune)) if tune != TuneMethod.NONE else None
+        # not the agent's decision head: an output here is JSON, not a choice among elements
+        generic = TunerSettings(method=tune, param_set=DEFAULT_PARAM_SET)
+        self.tuner = make_tuner(model, self.store, generic) if tune != TuneMethod.NONE else None
         if loaded:  # decide with what tuning learned, as every command does
             put_version(model, self.store, ACTIVE_VERSION, self.tuner)
         self.learner = Learner(self.store, self.memory, self.tuner)

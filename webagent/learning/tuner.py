@@ -48,7 +48,10 @@ from webagent.learning.params import copy_into, parse_spec, plain_tensors, selec
 log = logging.getLogger(__name__)
 
 METHODS = (TuneMethod.MEZO, TuneMethod.BACKPROP)
-DEFAULT_PARAM_SET = "last:2"  # chosen by scripts/bench_mezo.py: see its docstring
+DEFAULT_PARAM_SET = "last:2"  # any output format (Online, @strategy); chosen by scripts/bench_mezo.py
+# The web agent's actions: the decision head changes choices where last:2 moved only the
+# likelihood (scripts/bench_decision.py and the learn runs in the README).
+AGENT_PARAM_SET = "head:8"
 DEFAULT_LR = {"mezo": 1e-4, "backprop": 1e-4}
 DEFAULT_EPS = 1e-3
 DEFAULT_STEPS = 40
