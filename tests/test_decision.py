@@ -9,6 +9,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from support.tiny import CharTokenizer, tiny_llama  # noqa: E402
+
 from webagent.errors import DataError  # noqa: E402
 from webagent.learning.decision import (  # noqa: E402
     HEAD_NAME,
@@ -50,29 +52,9 @@ def test_choices_are_the_branching_points_on_the_path():
     assert choices_on_path([0], paths[:1], paths[0]) == []  # no alternative, nothing to choose
 
 
-class CharTokenizer:
-    eos_token_id = 256
-    pad_token_id = 257
-
-    def __call__(self, text: str, add_special_tokens: bool = False) -> dict:
-        return {"input_ids": list(text.encode())}
-
-
 @pytest.fixture
 def tiny():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=260,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        tie_word_embeddings=True,
-    )
-    return LlamaForCausalLM(config).eval()
+    return tiny_llama(2)
 
 
 EXAMPLES = [

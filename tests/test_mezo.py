@@ -13,6 +13,7 @@ import time
 
 import pytest
 import torch
+from support.tiny import CharTokenizer, tiny_llama
 
 from webagent.errors import DataError
 from webagent.learning.checkpoints import (
@@ -105,31 +106,9 @@ def test_feedback_rows_become_examples():
 # -- fast: a tiny Llama --------------------------------------------------------------
 
 
-class CharTokenizer:
-    """Bytes as tokens: enough for the objective (it only encodes and needs EOS)."""
-
-    eos_token_id = 256
-    pad_token_id = 257
-
-    def __call__(self, text: str, add_special_tokens: bool = False) -> dict:
-        return {"input_ids": list(text.encode())}
-
-
 @pytest.fixture
 def tiny():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=260,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        tie_word_embeddings=True,
-    )
-    return LlamaForCausalLM(config).eval()
+    return tiny_llama(4)
 
 
 TINY_EXAMPLES = [

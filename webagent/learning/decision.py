@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from webagent.errors import DataError, GrammarError
-from webagent.learning.objective import TrainingExample
+from webagent.learning.objective import BatchedLoss, TrainingExample
 
 HEAD_NAME = "decision_head"
 HEAD_INIT_SEED = 0  # A is drawn with this seed, so a rebuild from seeds draws the same one
@@ -184,10 +184,11 @@ class _Item:
     choices: list[Choice]
 
 
-class DecisionObjective:
+class DecisionObjective(BatchedLoss):
     """The decision loss over `examples` for a module carrying a decision head; the
-    same surface as webagent.learning.objective.Objective (`loss`, `nll`,
-    `batch_terms`, `batches`, `used_keys`), so the tuner and backprop take either.
+    same surface as webagent.learning.objective.Objective (`loss` and `nll` from
+    BatchedLoss, `batch_terms`, `batches`, `used_keys`), so the tuner and backprop
+    take either; here `nll` is the mean -log p of the confirmed choices.
 
     `prefix_cache` maps a context's tokens to its final hidden state (before the
     head); it stays valid while the module's blocks do not change, i.e. across rounds
@@ -309,31 +310,6 @@ class DecisionObjective:
                 term = -torch.log1p(-logp[j].exp().clamp(max=1 - 1e-6))
             total, weights = total + w * term, weights + w
         return total, weights, nll, count
-
-    def loss(self, batch: int | None = None) -> float:
-        """The weighted mean loss of one batch, or of all of them; no autograd."""
-        import torch
-
-        indices = range(len(self.batches)) if batch is None else [batch]
-        total, weights = 0.0, 0.0
-        with torch.inference_mode():
-            for i in indices:
-                t, w, _, _ = self.batch_terms(i)
-                total += float(t)
-                weights += w
-        return total / weights if weights else math.nan
-
-    def nll(self) -> float:
-        """Mean over the targets of -log p(the confirmed choice): what the guard compares."""
-        import torch
-
-        total, count = 0.0, 0
-        with torch.inference_mode():
-            for i in range(len(self.batches)):
-                _, _, nll_sum, n = self.batch_terms(i)
-                total += float(nll_sum)
-                count += n
-        return total / count if count else math.nan
 
     def accuracy(self) -> float:
         """Share of the targets whose every choice is the most likely child: the

@@ -95,7 +95,42 @@ class _Stop(Exception):
     pass
 
 
-class Objective:
+class BatchedLoss:
+    """What the tuner reads off an objective, from its `batches` and `batch_terms(i)`:
+    (sum of weight * loss, sum of weight, sum of target NLL, target count) per batch."""
+
+    batches: list
+
+    def batch_terms(self, index: int):
+        raise NotImplementedError
+
+    def loss(self, batch: int | None = None) -> float:
+        """The weighted mean loss of one batch, or of all of them; no autograd."""
+        import torch
+
+        indices = range(len(self.batches)) if batch is None else [batch]
+        total, weights = 0.0, 0.0
+        with torch.inference_mode():
+            for i in indices:
+                t, w, _, _ = self.batch_terms(i)
+                total += float(t)
+                weights += w
+        return total / weights if weights else math.nan
+
+    def nll(self) -> float:
+        """Mean over the targets of their NLL (what the guard compares)."""
+        import torch
+
+        total, count = 0.0, 0
+        with torch.inference_mode():
+            for i in range(len(self.batches)):
+                _, _, nll_sum, n = self.batch_terms(i)
+                total += float(nll_sum)
+                count += n
+        return total / count if count else math.nan
+
+
+class Objective(BatchedLoss):
     """Tokenised examples in fixed batches over one module; `loss()` is the
     weighted mean of the per-example losses above."""
 
@@ -299,28 +334,3 @@ class Objective:
             total = total + ex.weight * loss
             weights += ex.weight
         return total, weights, nll_sum, n_targets
-
-    def loss(self, batch: int | None = None) -> float:
-        """The weighted mean loss of one batch, or of all of them; no autograd."""
-        import torch
-
-        indices = range(len(self.batches)) if batch is None else [batch]
-        total, weights = 0.0, 0.0
-        with torch.inference_mode():
-            for i in indices:
-                t, w, _, _ = self.batch_terms(i)
-                total += float(t)
-                weights += w
-        return total / weights if weights else math.nan
-
-    def nll(self) -> float:
-        """Mean over the targets of their per-token NLL (what the guard compares)."""
-        import torch
-
-        total, count = 0.0, 0
-        with torch.inference_mode():
-            for i in range(len(self.batches)):
-                _, _, nll_sum, n = self.batch_terms(i)
-                total += float(nll_sum)
-                count += n
-        return total / count if count else math.nan
