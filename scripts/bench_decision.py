@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=None, help="MeZO lr [default: the tuner's]")
     parser.add_argument("--backprop-lr", type=float, default=None, help="[default: the tuner's]")
     parser.add_argument("--eps", type=float, default=1e-3)
+    parser.add_argument("--clip", type=float, default=None, help="MeZO |projected gradient| cap [default: the tuner's]")
+    parser.add_argument("--no-clip", action="store_true", help="MeZO without the cap")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "decision_bench.json")
     args = parser.parse_args()
@@ -77,7 +79,7 @@ def main() -> None:
     from webagent.learning.decision import DecisionObjective
     from webagent.learning.mezo import mezo_step
     from webagent.learning.params import select_parameters
-    from webagent.learning.tuner import HEAD_LR
+    from webagent.learning.tuner import HEAD_CLIP, HEAD_LR
     from webagent.settings import ModelSettings
 
     console = Console()
@@ -93,8 +95,14 @@ def main() -> None:
     lm = load_model(ModelSettings(name="default", threads=args.threads), tuned=True)
     mezo_lr = args.lr or HEAD_LR["mezo"]
     bp_lr = args.backprop_lr or HEAD_LR["backprop"]
+    clip = None if args.no_clip else (args.clip or HEAD_CLIP)
     results: dict = {
-        "settings": {**{k: str(v) for k, v in vars(args).items()}, "mezo_lr": mezo_lr, "backprop_lr": bp_lr},
+        "settings": {
+            **{k: str(v) for k, v in vars(args).items()},
+            "mezo_lr": mezo_lr,
+            "backprop_lr": bp_lr,
+            "clip": clip,
+        },
         "model": lm.name,
         "tasks": {},
     }
@@ -116,7 +124,7 @@ def main() -> None:
                 rng = random.Random(0)
                 t = time.perf_counter()
                 for _ in range(args.steps):
-                    mezo_step(params, tr.loss, seed=rng.randrange(2**31), eps=args.eps, lr=mezo_lr)
+                    mezo_step(params, tr.loss, seed=rng.randrange(2**31), eps=args.eps, lr=mezo_lr, clip=clip)
                 budget = time.perf_counter() - t
                 row["mezo"] = {**snapshot(tr, ho), "steps": args.steps, "seconds": round(budget, 2)}
                 row["mezo_step_ms"] = round(1000 * budget / args.steps, 2)

@@ -18,6 +18,7 @@ from webagent.learning.decision import (  # noqa: E402
     alternatives,
     choices_on_path,
     has_head,
+    offered_verbs,
     shown_ids,
 )
 from webagent.learning.mezo import mezo_step  # noqa: E402
@@ -25,6 +26,7 @@ from webagent.learning.objective import TrainingExample  # noqa: E402
 from webagent.learning.params import copy_into, plain_tensors, select_parameters  # noqa: E402
 
 PROMPT = (
+    'Reply with one action:\nCLICK [id] clicks.\nTYPE [id] "text" types.\n'
     "Elements:\n[a] demo button\nNext action: CLICK [a]\n\n"  # a retrieved demonstration's list
     'Task: click OK.\nElements:\n[1] button text="OK"\n[2] button text="Cancel"\n[12] input type=text\nNext action:'
 )
@@ -35,10 +37,11 @@ def test_shown_ids_come_from_the_last_element_list():
     assert shown_ids("no list here") == []
 
 
-def test_alternatives_keep_the_verb_and_value_and_vary_the_element():
-    assert alternatives(PROMPT, "CLICK [2]") == ["CLICK [2]", "CLICK [1]", "CLICK [12]"]
-    assert alternatives(PROMPT, 'TYPE [12] "Bob"') == ['TYPE [12] "Bob"', 'TYPE [1] "Bob"', 'TYPE [2] "Bob"']
-    assert alternatives(PROMPT, "STOP") == ["STOP"]
+def test_alternatives_vary_the_element_and_the_verb():
+    assert offered_verbs(PROMPT) == ["CLICK", "TYPE"]
+    assert alternatives(PROMPT, "CLICK [2]") == ["CLICK [2]", "CLICK [1]", "CLICK [12]", "TYPE"]
+    assert alternatives(PROMPT, 'TYPE [12] "Bob"') == ['TYPE [12] "Bob"', 'TYPE [1] "Bob"', 'TYPE [2] "Bob"', "CLICK"]
+    assert alternatives(PROMPT, "STOP") == ["STOP", "CLICK", "TYPE"]
     assert alternatives(PROMPT, "not an action") == ["not an action"]
 
 
@@ -61,7 +64,7 @@ EXAMPLES = [
     TrainingExample(PROMPT, "CLICK [1]"),
     TrainingExample(PROMPT, "CLICK [2]", "CLICK [12]"),  # a correction
     TrainingExample(PROMPT, None, "CLICK [12]"),  # a rejection
-    TrainingExample(PROMPT, "STOP"),  # nothing to choose among: no term
+    TrainingExample(PROMPT, "STOP"),  # chosen against the other verbs only
 ]
 
 
@@ -84,12 +87,13 @@ def test_the_loss_is_the_decoders_choice_among_the_alternatives(tiny):
         getattr(tiny.model.norm, HEAD_NAME).B.normal_(0, 0.5, generator=torch.Generator().manual_seed(1))
     objective = DecisionObjective(tiny, CharTokenizer(), EXAMPLES)
     options = alternatives(PROMPT, "CLICK [1]")
-    lp = [_path_logp(tiny, PROMPT, a, options) for a in ("CLICK [1]", "CLICK [2]", "CLICK [12]")]
-    assert math.exp(lp[0]) + math.exp(lp[1]) + math.exp(lp[2]) == pytest.approx(1.0, rel=1e-5)
-    expected = (-lp[0] - lp[1] - math.log1p(-math.exp(lp[2]))) / 3  # STOP has no alternative: no term
+    lp = [_path_logp(tiny, PROMPT, a, options) for a in ("CLICK [1]", "CLICK [2]", "CLICK [12]", "TYPE")]
+    assert sum(math.exp(v) for v in lp) == pytest.approx(1.0, rel=1e-5)
+    stop = _path_logp(tiny, PROMPT, "STOP", alternatives(PROMPT, "STOP"))
+    expected = (-lp[0] - lp[1] - math.log1p(-math.exp(lp[2])) - stop) / 4
     assert objective.loss() == pytest.approx(expected, rel=1e-4)
-    assert objective.nll() == pytest.approx((-lp[0] - lp[1]) / 2, rel=1e-4)
-    assert objective.accuracy() in (0.0, 0.5, 1.0)
+    assert objective.nll() == pytest.approx((-lp[0] - lp[1] - stop) / 3, rel=1e-4)
+    assert objective.accuracy() in (0.0, 1 / 3, 2 / 3, 1.0)  # three targets
 
 
 def test_mezo_on_the_head_learns_the_decision_and_the_model_decides_with_it(tiny):

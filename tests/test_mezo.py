@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import time
 
 import pytest
@@ -75,6 +76,18 @@ def test_seeded_step_is_reproducible_and_replays_bit_exactly():
     assert all(torch.equal(x, y) for (_, x), (_, y) in zip(a, c, strict=True))
     # The step moved the weights downhill (to first order it always does: -lr * g^2).
     assert quadratic(a)() < quadratic(_tensors())()
+
+
+def test_a_clipped_step_caps_the_projected_gradient_and_still_replays_exactly():
+    def steep(params):  # |g| in the hundreds: far past the cap
+        return lambda: float(sum((1e3 * p.detach()).sum() for _, p in params))
+
+    a, b, c = _tensors(), _tensors(), _tensors()
+    free = mezo_step(b, steep(b), seed=3, eps=1e-3, lr=1e-6)
+    capped = mezo_step(a, steep(a), seed=3, eps=1e-3, lr=1e-6, clip=2.0)
+    assert abs(free.projected_grad) > 2.0 and capped.projected_grad == math.copysign(2.0, free.projected_grad)
+    apply_update(c, updates_from_json(updates_to_json([capped]))[0])
+    assert all(torch.equal(x, y) for (_, x), (_, y) in zip(a, c, strict=True))
 
 
 def test_reward_objective_is_a_loss_for_mezo():

@@ -43,6 +43,7 @@ HEAD_NAME = "decision_head"
 HEAD_INIT_SEED = 0  # A is drawn with this seed, so a rebuild from seeds draws the same one
 
 _ELEMENT_LINE = re.compile(r"^\[([^\]\s]+)\] ", re.MULTILINE)
+_VERB_LINE = re.compile(r"^([A-Z]+) ", re.MULTILINE)
 
 
 def _final_norm(module):
@@ -131,22 +132,32 @@ def shown_ids(prompt: str) -> list[str]:
     return _ELEMENT_LINE.findall(tail[1]) if len(tail) == 2 else []
 
 
+def offered_verbs(prompt: str) -> list[str]:
+    """The verbs the prompt's instructions list (the lines that describe each one)."""
+    from webagent.actions import VERBS
+
+    head = prompt.split("Task:", 1)[0]
+    return [v for v in dict.fromkeys(_VERB_LINE.findall(head)) if v in VERBS]
+
+
 def alternatives(prompt: str, action: str) -> list[str]:
-    """`action` and the same verb and value on every other element the prompt showed;
-    just `action` when it names no element or is not an action."""
+    """`action`, the same verb and value on every other element the prompt showed, and
+    every other verb the prompt offers (as the bare verb: the choice at the first token,
+    so a head trained on one step's element cannot quietly move the next step's verb).
+    Just `action` when it is not an action."""
     from webagent.actions import Action, parse_action
 
     try:
         parsed = parse_action(action)
     except GrammarError:
         return [action]
-    if parsed.element_id is None:
-        return [action]
     out = [action]
-    for element in shown_ids(prompt):
-        other = Action(parsed.verb, element, parsed.argument).to_dsl()
-        if other not in out:
-            out.append(other)
+    if parsed.element_id is not None:
+        for element in shown_ids(prompt):
+            other = Action(parsed.verb, element, parsed.argument).to_dsl()
+            if other not in out:
+                out.append(other)
+    out += [verb for verb in offered_verbs(prompt) if verb != parsed.verb]
     return out
 
 

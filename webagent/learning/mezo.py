@@ -46,9 +46,13 @@ def _add_noise(tensors: list, seed: int, scale: float) -> None:
             t.add_(z, alpha=scale)
 
 
-def mezo_step(params: Sequence, loss_fn: Callable[[], float], *, seed: int, eps: float, lr: float) -> MezoUpdate:
+def mezo_step(
+    params: Sequence, loss_fn: Callable[[], float], *, seed: int, eps: float, lr: float, clip: float | None = None
+) -> MezoUpdate:
     """One MeZO step on `params` in place. `loss_fn()` evaluates the loss at the
-    current weights (under inference mode; it may be non-differentiable)."""
+    current weights (under inference mode; it may be non-differentiable). With `clip`,
+    the projected gradient is clipped to [-clip, clip] (the stored update carries the
+    clipped value, so a replay rebuilds exactly what was applied)."""
     tensors = _tensors(params)
     _add_noise(tensors, seed, eps)
     loss_plus = float(loss_fn())
@@ -58,6 +62,8 @@ def mezo_step(params: Sequence, loss_fn: Callable[[], float], *, seed: int, eps:
     projected_grad = (loss_plus - loss_minus) / (2 * eps)
     if not math.isfinite(projected_grad):
         raise ModelError(f"MeZO step with seed {seed}: the loss is not finite (L+ = {loss_plus}, L- = {loss_minus})")
+    if clip is not None:
+        projected_grad = max(-clip, min(clip, projected_grad))
     update = MezoUpdate(seed, projected_grad, lr, eps, loss_plus, loss_minus)
     _add_noise(tensors, seed, -lr * projected_grad)
     return update
