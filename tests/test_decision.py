@@ -23,7 +23,7 @@ from webagent.learning.decision import (  # noqa: E402
 )
 from webagent.learning.mezo import mezo_step  # noqa: E402
 from webagent.learning.objective import TrainingExample  # noqa: E402
-from webagent.learning.params import copy_into, plain_tensors, select_parameters  # noqa: E402
+from webagent.learning.params import copy_into, plain_tensors, select_parameters, shadow_copy  # noqa: E402
 
 PROMPT = (
     'Reply with one action:\nCLICK [id] clicks.\nTYPE [id] "text" types.\n'
@@ -129,6 +129,24 @@ def test_the_head_travels_with_copies_and_tensors(tiny):
     copy_into(live, plain_tensors(twin, select_parameters(twin, "head:4")))
     with torch.no_grad():
         assert torch.allclose(live(ids).logits, twin(ids).logits)
+
+
+def test_a_head_shadow_shares_the_frozen_weights_and_owns_its_head(tiny):
+    live = copy.deepcopy(tiny)
+    shadow = shadow_copy(live, "head:4")
+    trained = select_parameters(shadow, "head:4")
+    frozen = dict(live.named_parameters())
+    shared = [n for n, p in shadow.named_parameters() if n in frozen and p is frozen[n]]
+    assert shared == list(frozen)  # every weight of the live model, none copied ...
+    assert not has_head(live)  # ... and the head only in the shadow
+    with torch.no_grad():
+        trained[1][1].fill_(0.3)
+    ids = torch.tensor([list(b"CLICK [")])
+    with torch.no_grad():
+        assert torch.allclose(live(ids).logits, tiny(ids).logits)  # the live model is untouched
+        assert not torch.allclose(shadow(ids).logits, tiny(ids).logits)
+    full = shadow_copy(live, "last:1")  # sets that move the model's own weights get a copy
+    assert not any(p is frozen[n] for n, p in full.named_parameters())
 
 
 def test_a_module_without_a_head_is_refused(tiny):

@@ -120,6 +120,24 @@ def select_parameters(module, spec: str) -> list[tuple[str, object]]:
     return [(n, p) for n, p in named if n.startswith(wanted)]
 
 
+def shadow_copy(module, spec: str):
+    """A copy of `module` to train `spec` on while `module` goes on deciding.
+
+    For head:R the copy shares every weight of `module` but the head's: the head reads
+    the frozen model's output and training never writes a weight below it, so one set
+    of the model's weights serves both, and the tuner costs the head and its cached
+    hidden states rather than a second model. The other sets move weights the live
+    model decides with, so they get a full copy."""
+    import copy
+
+    from webagent.learning.decision import HEAD_NAME
+
+    if parse_spec(spec).kind != "head":
+        return copy.deepcopy(module)
+    shared = {id(p): p for name, p in module.named_parameters() if HEAD_NAME not in name}
+    return copy.deepcopy(module, shared)  # deepcopy returns what its memo already holds
+
+
 def first_trainable_block(module, params) -> int | None:
     """The index of the lowest decoder block any of `params` lives in, if all of them
     live in decoder blocks; None when some live elsewhere (embeddings, final norm).

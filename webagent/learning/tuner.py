@@ -3,7 +3,8 @@
 The tuner trains a private shadow copy of the model, so the agent keeps deciding
 with the live weights while a round runs; only the final copy of the trained
 tensors into the live model happens under `model.lock` (between two decisions,
-never inside one). A round starts when at least `min_new_feedback` feedback rows
+never inside one). A decision head's shadow shares the frozen weights with the
+live model (`params.shadow_copy`): only the head is the tuner's own. A round starts when at least `min_new_feedback` feedback rows
 have arrived since the last one, and trains on the most recent feedback.
 
 Guard: the confirmed examples are split, by a hash of their text (so an example
@@ -43,7 +44,7 @@ from webagent.learning.checkpoints import (
 )
 from webagent.learning.decision import DecisionObjective
 from webagent.learning.objective import Objective, TrainingExample, examples_from_feedback
-from webagent.learning.params import copy_into, parse_spec, plain_tensors, select_parameters
+from webagent.learning.params import copy_into, parse_spec, plain_tensors, select_parameters, shadow_copy
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ class OnlineTuner:
                 "load the model with dtype float32"
             )
         with model.lock:
-            self._shadow = copy.deepcopy(model.model)
+            self._shadow = shadow_copy(model.model, self.config.param_set)
         self._tokenizer = copy.deepcopy(model.tokenizer)  # fast tokenizers are not safe across threads
         self._params = select_parameters(self._shadow, self.config.param_set)
         self._base = {n: p.detach().clone() for n, p in self._params}
