@@ -4,8 +4,9 @@ The tuner trains a private shadow copy of the model, so the agent keeps deciding
 with the live weights while a round runs; only the final copy of the trained
 tensors into the live model happens under `model.lock` (between two decisions,
 never inside one). A decision head's shadow shares the frozen weights with the
-live model (`params.shadow_copy`): only the head is the tuner's own. A round starts when at least `min_new_feedback` feedback rows
-have arrived since the last one, and trains on the most recent feedback.
+live model (`params.shadow_copy`): only the head is the tuner's own. A round
+starts when at least `min_new_feedback` feedback rows have arrived since the last
+one, and trains on the most recent feedback.
 
 Guard: the confirmed examples are split, by a hash of their text (so an example
 keeps its side as data grows), into a training part and a held-back slice. A
