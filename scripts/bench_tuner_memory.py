@@ -34,7 +34,6 @@ MODES = ("inference", "head", "head-full-copy", "last:2")
 def child(mode: str, db: Path, n: int, threads: int) -> dict:
     """One measurement (in a fresh process)."""
     import copy
-    import resource
     import tempfile
 
     import torch
@@ -66,11 +65,12 @@ def child(mode: str, db: Path, n: int, threads: int) -> dict:
         tuner = tuner_module.OnlineTuner(model, store, tuner_module.TunerConfig(param_set=param_set))
         result = tuner.run_round()
         out.update(round_seconds=round(time.perf_counter() - started, 1), kept=bool(result and result.kept))
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    out["peak_rss_mb"] = _rss_mb()
     return out
 
 
 def _rss_mb() -> float:
+    """This process's peak resident set so far (ru_maxrss), in MB."""
     import resource
 
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -28,10 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_task(task: str, out: Path, learn_args: list[str]) -> tuple[str, int, float]:
-    """Run one task's `webagent learn` (skipped when its curves exist); (task, exit code, seconds)."""
+def run_task(task: str, out: Path, learn_args: list[str]) -> tuple[str, int, float | None]:
+    """Run one task's `webagent learn`; (task, exit code, seconds), seconds None when its
+    curves exist from an earlier run and it was skipped."""
     if (out / f"{task}.json").exists():
-        return task, 0, 0.0
+        return task, 0, None
     (out / f"{task}.db").unlink(missing_ok=True)  # a run that died half-way starts over
     command = [sys.executable, "-m", "webagent", "learn", "--task", task, "--db", str(out / f"{task}.db")]
     command += ["--out", str(out / task), *learn_args]
@@ -99,7 +100,7 @@ def main() -> None:
             futures = [pool.submit(run_task, task, args.out, learn_args) for task in tasks]
             for future in futures:
                 task, code, seconds = future.result()
-                note = "kept from an earlier run" if seconds == 0 else f"{seconds:.0f} s"
+                note = "kept from an earlier run" if seconds is None else f"{seconds:.0f} s"
                 progress.console.print(f"{task}: {'ok' if code == 0 else f'FAILED (exit {code})'} ({note})")
                 progress.advance(bar)
     summary = summarize(args.out, tasks, args.failing)

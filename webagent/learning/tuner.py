@@ -221,11 +221,11 @@ class OnlineTuner:
         with self._cond:
             return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout)
 
-    def run_round(self, *, force: bool = True, steps: int | None = None) -> RoundResult | None:
+    def run_round(self, *, force: bool = True) -> RoundResult | None:
         """One round now, in this thread (`webagent tune`). With `force` it runs on
         whatever feedback there is; None when there is nothing to train on."""
         with self._round_lock:
-            return self._round(self.store, force=force, steps=steps)
+            return self._round(self.store, force=force)
 
     def rollback(self, version: int) -> None:
         """Make a stored version live: rebuilt from the base weights and its update
@@ -328,7 +328,7 @@ class OnlineTuner:
                 self._pending = False
                 self._cond.notify_all()
 
-    def _round(self, store, *, force: bool, steps: int | None = None) -> RoundResult | None:
+    def _round(self, store, *, force: bool) -> RoundResult | None:
         cfg = self.config
         if not force and len(store.feedback(since_id=self._seen)) < cfg.min_new_feedback:
             return None
@@ -365,7 +365,7 @@ class OnlineTuner:
         guard_before = _guard_value(guard_obj)
         accuracy_before = guard_obj.accuracy() if cfg.head else None
         snapshot = {n: p.detach().clone() for n, p in self._params}
-        n_steps = steps or cfg.round_steps
+        n_steps = cfg.round_steps
         lr = cfg.learning_rate
         round_updates: list[Update] = []
         failure = ""
