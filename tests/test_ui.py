@@ -102,11 +102,9 @@ def wait_for_proposal(page, worker, after: int):
         number, proposal = worker.person.pending()
         if proposal is not None and number > after:
             wait_for_text(page, "#wa-session", "waiting for your verdict")
-            page.wait_for_function(
-                "n => document.querySelector('#wa-proposal').innerText.includes(`Step ${n}:`)",
-                arg=proposal.index + 1,
-                timeout=WAIT_MS,
-            )
+            # the exact step and action: after a reject the next proposal has the same step number,
+            # so waiting for the number alone can read the rejected proposal still on screen
+            wait_for_text(page, "#wa-proposal", f"Step {proposal.index + 1}: {proposal.decision.action.to_dsl()}")
             assert shown_action(page) == proposal.decision.action
             return number, proposal
         time.sleep(0.2)
