@@ -61,7 +61,14 @@ def _observe_as_object(page):
     from webagent.browser.observation import Observation, cleaned_html, element_from_snapshot
     from webagent.browser.observe import snapshot_script
 
-    raw = page.evaluate(f"(args) => JSON.parse(({snapshot_script()})(args))", {"maxText": 200})
+    script = snapshot_script()
+    raw = page.evaluate(  # the records as objects again, box and viewport inside (as before)
+        f"(args) => {{ const [head, ...lines] = ({script})(args).split('\\n'); const o = JSON.parse(head);"
+        " o.elements = lines.map((l) => { const [rec, place] = l.split('\\t'); const r = JSON.parse(rec);"
+        " const p = place.split(','); r.box = p.slice(0, 4).map(Number); if (p[4]) r.viewport = p[4];"
+        " return r; }); return o; }",
+        {"maxText": 200},
+    )
     elements = tuple(element_from_snapshot(r) for r in raw["elements"])
     return Observation(url=raw["url"], title=raw["title"], elements=elements, html=cleaned_html(elements))
 

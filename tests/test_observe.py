@@ -315,6 +315,46 @@ def test_a_page_that_changed_json_is_still_read(browser, fixture_server):
     assert patched.elements == plain.elements and patched.html == plain.html
 
 
+def test_an_unchanged_element_is_read_once_and_a_changed_one_again(browser, fixture_server):
+    """Lines of the snapshot that did not change since the last look give the very same
+    Element (read once); typing into a field gives that field a new one."""
+    before = load(browser, fixture_server, "controls.html")
+    field = next(el for el in before.elements if el.editable)
+    browser.call(lambda page: page.fill(f"[data-webagent-id='{field.id}']", "changed"))
+    after = browser.call(observe)
+    changed = [el for el in after.elements if el.id == field.id]
+    assert [el.value for el in changed] == ["changed"]
+    kept = [el for el in after.elements if el.id != field.id and el in before.elements]
+    assert kept and all(any(el is old for old in before.elements) for el in kept)
+
+
+def test_a_malformed_snapshot_line_is_a_clear_error():
+    from webagent.browser.observe import read_snapshot
+    from webagent.errors import BrowserError
+
+    page = '{"url": "http://x/", "title": "t", "viewport": [800, 600]}'
+    fields, elements = read_snapshot(page + '\n{"id": 1, "tag": "a", "text": "ok"}\t1,2,30,4.5,below')
+    assert fields["url"] == "http://x/" and [(el.id, el.text) for el in elements] == [("1", "ok")]
+    assert elements[0].box == (1, 2, 30, 4.5) and elements[0].viewport == "below"
+    assert read_snapshot(page)[1] == ()
+    with pytest.raises(BrowserError, match="not JSON"):
+        read_snapshot(page + '\n{"id": 1, "tag"\t1,2,3,4')
+    with pytest.raises(BrowserError, match="malformed"):
+        read_snapshot(page + '\n{"tag": "a"}\t1,2,3,4')
+    with pytest.raises(BrowserError, match="no place"):
+        read_snapshot(page + '\n{"id": 2, "tag": "a"}')
+    with pytest.raises(BrowserError, match="bad place"):
+        read_snapshot(page + '\n{"id": 2, "tag": "a"}\t1,x,3,4')
+
+
+def test_a_moved_element_is_equal_to_one_built_in_place():
+    el = Element("1", "a", text="t", box=(1.0, 2.0, 3.0, 4.0))
+    moved = el.placed((1.0, 50.0, 3.0, 4.0), "below")
+    assert moved == Element("1", "a", text="t", box=(1.0, 50.0, 3.0, 4.0), viewport="below")
+    assert hash(moved) == hash(Element("1", "a", text="t", box=(1.0, 50.0, 3.0, 4.0), viewport="below"))
+    assert el.box == (1.0, 2.0, 3.0, 4.0) and el.placed(el.box, "") is el
+
+
 def test_screenshot_on_request_is_png(browser, fixture_server):
     obs = load(browser, fixture_server, "controls.html", screenshot=True)
     assert obs.screenshot is not None

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from webagent.bm25 import BM25Okapi, term_counts
 from webagent.browser.observation import Element, Observation
 from webagent.embeddings import Embedder
 
@@ -84,7 +85,13 @@ class HybridRanker:
     elements best by BM25 against the task and the prior are embedded; the rest
     keep a semantic score of 0. The embedder caches vectors by text, so later
     steps on the same page embed only what changed. MiniWoB++ pages are far
-    below the limit and rank as before."""
+    below the limit and rank as before.
+
+    Likewise each element's text and each text's term counts are kept across
+    steps (`CACHE_LIMIT` entries, then started afresh): on a big page, describing
+    and tokenising every element was most of what ranking cost after the first step."""
+
+    CACHE_LIMIT = 50_000
 
     def __init__(
         self, embedder: Embedder, weights: RankerWeights | None = None, *, semantic_limit: int = SEMANTIC_LIMIT
@@ -92,18 +99,33 @@ class HybridRanker:
         self.embedder = embedder
         self.weights = weights or RankerWeights()
         self.semantic_limit = semantic_limit
+        self._texts: dict[Element, str] = {}
+        self._counts: dict[str, dict[str, int]] = {}
+
+    def _text(self, el: Element) -> str:
+        text = self._texts.get(el)
+        if text is None:
+            if len(self._texts) >= self.CACHE_LIMIT:
+                self._texts.clear()
+            text = self._texts[el] = element_text(el)
+        return text
+
+    def _term_counts(self, text: str) -> dict[str, int]:
+        counts = self._counts.get(text)
+        if counts is None:
+            if len(self._counts) >= self.CACHE_LIMIT:
+                self._counts.clear()
+            counts = self._counts[text] = term_counts(tokenize(text) or ["_"])
+        return counts
 
     def rank(self, instruction: str, observation: Observation, history: Sequence[str], k: int) -> list[Candidate]:
-        from rank_bm25 import BM25Okapi
-
         elements = observation.actionable
         if not elements:
             return []
-        texts = [element_text(el) for el in elements]
+        texts = [self._text(el) for el in elements]
         query = " ".join([instruction, *history[-3:]])
-        docs = [tokenize(t) or ["_"] for t in texts]
-        bm25 = BM25Okapi(docs)
-        lexical = normalise_bm25(bm25.get_scores(tokenize(query) or ["_"]))
+        bm25 = BM25Okapi([self._term_counts(t) for t in texts])
+        lexical = normalise_bm25(bm25.scores(tokenize(query) or ["_"]))
         w = self.weights
 
         def with_prior(scores: list[float]) -> list[float]:
@@ -113,7 +135,7 @@ class HybridRanker:
         if len(elements) > self.semantic_limit:
             # Chosen by the task alone, not the history: the same elements are then
             # embedded at every step of an episode, and found in the cache after the first.
-            first = with_prior(normalise_bm25(bm25.get_scores(tokenize(instruction) or ["_"])))
+            first = with_prior(normalise_bm25(bm25.scores(tokenize(instruction) or ["_"])))
         embedded = sorted(range(len(elements)), key=lambda i: -first[i])[: self.semantic_limit]
         semantic = [0.0] * len(elements)
         vectors = self.embedder.embed([query, *(texts[i] for i in embedded)])

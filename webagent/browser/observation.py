@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from webagent.errors import BrowserError
 
@@ -38,6 +40,17 @@ class Element:
     landmark: str = ""  # the nearest landmark around it: nav, main, form, aside, header, footer, ...; 'nav "Docs"'
     target: str = ""  # where a link goes: path and query on the page's own site, host first elsewhere
     viewport: str = ""  # "" inside the viewport (or not visible), else the side it is off: above, below, aside
+
+    def placed(self, box: tuple[float, float, float, float], viewport: str) -> Element:
+        """This element at another place on the screen (the page scrolled or reflowed).
+
+        Copied rather than built: a frozen dataclass's __init__ sets its 25 fields one
+        by one, and one scroll moves every element of a 5,000-element page."""
+        if box == self.box and viewport == self.viewport:
+            return self
+        moved = object.__new__(Element)
+        moved.__dict__.update(self.__dict__, box=box, viewport=viewport)
+        return moved
 
     @property
     def in_viewport(self) -> bool:
@@ -181,6 +194,36 @@ def element_from_snapshot(raw: dict) -> Element:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise BrowserError(f"snapshot record is malformed ({exc!r}): {raw!r:.200}") from exc
+
+
+@lru_cache(maxsize=16_384)
+def element_from_line(line: str) -> Element:
+    """An Element from one line of snapshot.js's output: the element's JSON record, a
+    tab, and its place ("x,y,width,height", then the side of the viewport it is off).
+
+    Most of a page is the same from one step to the next, and building 5,000
+    Elements afresh was a fifth of observing a big page: a line seen before gives the
+    very Element built then, a record seen before at another place a copy moved there."""
+    record, tab, place = line.partition("\t")
+    if not tab:
+        raise BrowserError(f"snapshot record has no place: {line!r:.200}")
+    x, y, width, height, *off = place.split(",")
+    try:
+        box = (float(x), float(y), float(width), float(height))
+    except ValueError as exc:
+        raise BrowserError(f"snapshot record has a bad place {place!r}: {line!r:.200}") from exc
+    return _element_from_record(record).placed(box, off[0] if off else "")
+
+
+@lru_cache(maxsize=16_384)
+def _element_from_record(record: str) -> Element:
+    try:
+        raw = json.loads(record)
+    except ValueError as exc:
+        raise BrowserError(f"snapshot record is not JSON ({exc}): {record!r:.200}") from exc
+    if not isinstance(raw, dict):
+        raise BrowserError(f"snapshot record is not an object: {record!r:.200}")
+    return element_from_snapshot(raw)
 
 
 def _escape(value: str) -> str:

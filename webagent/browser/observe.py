@@ -7,7 +7,7 @@ import json
 from functools import cache
 from importlib.resources import files
 
-from webagent.browser.observation import Observation, cleaned_html, element_from_snapshot
+from webagent.browser.observation import Element, Observation, cleaned_html, element_from_line, element_from_snapshot
 from webagent.browser.tabs import tabs_of
 from webagent.errors import BrowserError
 
@@ -15,6 +15,20 @@ from webagent.errors import BrowserError
 @cache
 def snapshot_script() -> str:
     return files("webagent.browser").joinpath("snapshot.js").read_text()
+
+
+def read_snapshot(raw: str | dict) -> tuple[dict, tuple[Element, ...]]:
+    """The page's fields and its elements from what snapshot.js returned: usually lines
+    of JSON (the page, then one element per line), an object where the page broke
+    JSON.stringify."""
+    if isinstance(raw, dict):
+        return raw, tuple(element_from_snapshot(r) for r in raw["elements"])
+    head, _, body = raw.partition("\n")
+    try:
+        page = json.loads(head)
+    except ValueError as exc:
+        raise BrowserError(f"the page's snapshot is not JSON ({exc}): {head!r:.200}") from exc
+    return page, tuple(element_from_line(line) for line in body.split("\n")) if body else ()
 
 
 def observe(
@@ -36,8 +50,6 @@ def observe(
     for attempt in range(attempts):
         try:
             raw = page.evaluate(snapshot_script(), {"maxText": 200, "root": root, "exclude": list(exclude)})
-            if isinstance(raw, str):  # the usual case (see the end of snapshot.js)
-                raw = json.loads(raw)
             break
         except Exception as exc:  # noqa: BLE001 - navigation destroys the JS context
             if page.is_closed():
@@ -46,16 +58,16 @@ def observe(
                 raise BrowserError(f"could not read the page at {page.url}: {str(exc).splitlines()[0]}") from exc
             with contextlib.suppress(Exception):  # retrying is the handling
                 page.wait_for_load_state("load", timeout=5_000)
-    elements = tuple(element_from_snapshot(r) for r in raw["elements"])
+    fields, elements = read_snapshot(raw)
     shot = page.screenshot(type="png") if screenshot else None
     tabs = tabs_of(page.context)
     extra = {"verbs": tuple(verbs)} if verbs is not None else {}
     return Observation(
         events=tabs.take_events() if tabs is not None else (),
         **extra,
-        url=raw["url"],
-        title=raw["title"],
-        viewport=tuple(float(v) for v in raw.get("viewport") or (0, 0)),
+        url=fields["url"],
+        title=fields["title"],
+        viewport=tuple(float(v) for v in fields.get("viewport") or (0, 0)),
         elements=elements,
         html=cleaned_html(elements),
         screenshot=shot,

@@ -43,6 +43,7 @@
     banner: "header", contentinfo: "footer", region: "region", dialog: "dialog", alertdialog: "dialog" };
 
   // Where a link goes: its path and query on this site, host, path and query elsewhere.
+  const HOST = location.host;
   function targetOf(el) {
     const href = el.getAttribute("href");
     if (href === null || href === "" || href[0] === "#") return "";
@@ -53,7 +54,7 @@
     const protocol = u.protocol;
     if (protocol === "mailto:" || protocol === "tel:") return href.slice(0, 120);
     if (protocol !== "http:" && protocol !== "https:" && protocol !== "file:") return "";  // javascript: and the like
-    const here = protocol === "file:" || u.host === location.host;
+    const here = protocol === "file:" || u.host === HOST;
     return ((here ? "" : u.host) + u.pathname + u.search).slice(0, 120);
   }
 
@@ -232,12 +233,15 @@
       if (!r.checked && el.getAttribute("aria-checked")) r.checked = el.getAttribute("aria-checked") === "true";
       // Empty fields and the usual flags are left out (the reader, element_from_snapshot,
       // has the same defaults), and boxes are rounded to 0.1 px: big pages cross to Python faster.
+      // (Copied into a fresh object rather than deleted from this one: deleting turns an
+      // object into a slow dictionary, and JSON.stringify walks 5,000 of them.)
+      const kept = {};
       for (const k in r) {
         const v = r[k];
-        if (v === "" || v === null || (Array.isArray(v) && v.length === 0) || FLAG_DEFAULTS[k] === v) delete r[k];
+        if (!(v === "" || v === null || (Array.isArray(v) && v.length === 0) || FLAG_DEFAULTS[k] === v)) kept[k] = v;
       }
-      if (r.box) r.box = r.box.map((v) => Math.round(v * 10) / 10);
-      records.push(r);
+      if (kept.box) kept.box = kept.box.map((v) => Math.round(v * 10) / 10);
+      records.push(kept);
     }
     if (tag === "iframe") {
       let inner = null;
@@ -261,13 +265,26 @@
 
   const root = (options && options.root && document.querySelector(options.root)) || document.body;
   visit(root, null, false, [], [0, 0], document, "", "");
-  // One JSON string, not an object: Playwright serialises a returned object value by
-  // value, which on a 5,000-element page took ten times as long as the walk itself.
+  // One string, not an object: Playwright serialises a returned object value by value,
+  // which on a 5,000-element page took ten times as long as the walk itself. The string
+  // is lines: the page as JSON first, then one line per element, its record as JSON, a
+  // tab, and where it is ("x,y,width,height" and the side of the viewport it is off, if
+  // it is). The reader reuses what it built from a record it saw in an earlier snapshot
+  // (most of a page does not change between steps; a scroll moves it, hence the split).
+  // JSON never writes a raw newline or tab inside a value.
   // A page may have replaced JSON.stringify or added toJSON to Array (old Prototype.js
   // does): then the object goes back as it is, slowly but right.
-  const result = { url: location.href, title: document.title, viewport: [viewW, viewH], elements: records };
+  const page = { url: location.href, title: document.title, viewport: [viewW, viewH] };
   const stringify = JSON.stringify;
   const native = /\[native code\]/.test(Function.prototype.toString.call(stringify));
-  if (!native || Array.prototype.toJSON || Object.prototype.toJSON || String.prototype.toJSON) return result;
-  return stringify(result);
+  if (!native || Array.prototype.toJSON || Object.prototype.toJSON || String.prototype.toJSON) {
+    page.elements = records;
+    return page;
+  }
+  const lines = [stringify(page)];
+  for (const r of records) {
+    const { box, viewport, ...rest } = r;
+    lines.push(stringify(rest) + "\t" + box.join(",") + (viewport ? "," + viewport : ""));
+  }
+  return lines.join("\n");
 }
