@@ -38,7 +38,13 @@ def test_repeated_action_is_stopped_as_a_loop(store, click_button, embedder):
     obs = click_button.observe()
     inert = next(e for e in obs.actionable if e.tag == "div")
     result = _run(
-        store, click_button, ModelPolicy(ScriptedModel([f"CLICK [{inert.id}]"])), embedder, top_k=50, loop_repeats=3
+        store,
+        click_button,
+        ModelPolicy(ScriptedModel([f"CLICK [{inert.id}]"])),
+        embedder,
+        top_k=50,
+        loop_repeats=3,
+        skip_tried=False,  # (the scripted model does not read the candidates anyway)
     )
     assert result.outcome == "loop" and len(result.steps) == 3
     assert store.episode(result.episode_id)["outcome"] == "loop"
@@ -49,7 +55,8 @@ def test_step_limit(store, click_button, embedder):
     obs = click_button.observe()
     inert = [e for e in obs.actionable if e.tag != "button"][:2]
     replies = [f"CLICK [{inert[i % 2].id}]" for i in range(10)]
-    result = _run(store, click_button, ModelPolicy(ScriptedModel(replies)), embedder, top_k=50, max_steps=4)
+    policy = ModelPolicy(ScriptedModel(replies))
+    result = _run(store, click_button, policy, embedder, top_k=50, max_steps=4, skip_tried=False)
     assert result.outcome == "step-limit" and len(result.steps) == 4 and not result.done
 
 
@@ -166,5 +173,23 @@ def test_alternating_actions_on_an_unchanged_page_are_a_loop(store, click_button
     obs = click_button.observe()
     inert = [e for e in obs.actionable if e.tag != "button"][:2]
     replies = [f"CLICK [{inert[i % 2].id}]" for i in range(10)]
-    result = _run(store, click_button, ModelPolicy(ScriptedModel(replies)), embedder, top_k=50, max_steps=10)
+    policy = ModelPolicy(ScriptedModel(replies))
+    result = _run(store, click_button, policy, embedder, top_k=50, max_steps=10, skip_tried=False)
     assert result.outcome == "loop" and len(result.steps) == 5  # A B A B A: A a third time on the same page
+
+
+def test_a_click_that_changed_nothing_is_not_offered_again_on_that_page(store, click_button, embedder):
+    obs = click_button.observe()
+    inert = next(e for e in obs.actionable if e.tag == "div" and not e.editable)
+    field = next((e for e in obs.actionable if e.editable), None)
+    model = ScriptedModel([f"CLICK [{inert.id}]"] * 2)
+    _run(store, click_button, ModelPolicy(model), embedder, top_k=50, max_steps=2)
+    first, second = model.prompts[:2]
+    shown = f"\n[{inert.id}] "  # a candidate's line (the history says "1. CLICK [id]")
+    assert shown in first and shown not in second
+    if field is not None:  # a text field stays: clicking one only focuses it for typing
+        assert f"\n[{field.id}] " in second
+    # off, it is offered again
+    model = ScriptedModel([f"CLICK [{inert.id}]"] * 2)
+    _run(store, click_button, ModelPolicy(model), embedder, top_k=50, max_steps=2, skip_tried=False)
+    assert shown in model.prompts[1]

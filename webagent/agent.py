@@ -11,7 +11,9 @@ An episode ends when the environment reports done, when the agent says STOP
 (outcome `done`, with its answer, unless the environment can judge it: then
 success or failure), at the step limit, or in a loop: the same action taken
 `loop_repeats` times on the same, unchanged page (an action that changes the
-page each time, like "next page", is not a loop). A failed action does not end
+page each time, like "next page", is not a loop). Before that, a click that left
+the page as it was is not offered again on it (`LoopSettings.skip_tried`): the
+policy then proposes something else. A failed action does not end
 it: its error is shown in the next observation. An episode cut short by the
 process being stopped (Ctrl-C, SIGTERM) is still finished in the store, as
 `interrupted`, before the interrupt goes on.
@@ -294,7 +296,10 @@ class Agent:
 
     def _rank(self, context: EpisodeContext, observation: Observation) -> list[Candidate]:
         history = [a.to_dsl() for a in context.history]
-        return self.ranker.rank(context.instruction, observation, history, self.config.top_k)
+        tried = tried_clicks(observation, context.steps) if self.config.skip_tried else set()
+        ranked = self.ranker.rank(context.instruction, observation, history, self.config.top_k + len(tried))
+        untried = [c for c in ranked if c.id not in tried or c.element.editable or c.element.is_select]
+        return (untried or ranked)[: self.config.top_k]
 
     def _decide(self, context: EpisodeContext, observation: Observation, candidates, seed: int) -> Decision:
         if not candidates and all(VERBS[v].target for v in observation.verbs):
@@ -351,6 +356,17 @@ def page_state(observation: Observation) -> tuple:
         observation.url,
         tuple((e.id, e.text, e.value, e.checked, e.selected_option, e.visible) for e in observation.elements),
     )
+
+
+def tried_clicks(observation: Observation, steps: Sequence[Step]) -> set[str]:
+    """Elements clicked earlier when the page was exactly as it is now: the click left it
+    so (or it came back), and clicking again would only go round in a loop."""
+    state = page_state(observation)
+    return {
+        s.action.element_id
+        for s in steps
+        if s.action.verb == "CLICK" and s.action.element_id and page_state(s.observation) == state
+    }
 
 
 def _final_url(env: Environment, steps: Sequence[Step]) -> str | None:

@@ -154,6 +154,9 @@ class LoopSettings:
     top_k: int = 10  # ranked candidates shown to the policy
     max_steps: int = 12
     loop_repeats: int = 3  # the same action this many times on the same unchanged page ends the episode as a loop
+    # A click that left the page as it was is not offered again on that page (its element leaves
+    # the candidates; a text field or select stays: clicking one only focuses it).
+    skip_tried: bool = True
     screenshots: bool = False
     patience_seconds: float = 3.0  # how long to keep looking when the policy finds nothing to do
     exemplar_candidates: int = 5  # candidates kept in a remembered exemplar (the right one always among them)

@@ -39,6 +39,7 @@ class Choice:
 
 SPACE: tuple[Choice, ...] = (
     Choice("loop.top_k", (3, 5, 10, 15), why="candidates shown: more recall, more to confuse a small model"),
+    Choice("loop.skip_tried", (True, False), why="a click that changed nothing is not offered again on that page"),
     Choice("ranker.lexical", (0.25, 0.5, 1.0), why="BM25's weight in the ranking"),
     Choice("ranker.semantic", (0.0, 0.2, 0.4, 0.8), why="embedding similarity's weight"),
     Choice("ranker.interactive", (0.0, 0.15, 0.3), why="the prior for elements one acts on"),
