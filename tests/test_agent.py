@@ -44,7 +44,7 @@ def test_repeated_action_is_stopped_as_a_loop(store, click_button, embedder):
         embedder,
         top_k=50,
         loop_repeats=3,
-        skip_tried=False,  # (the scripted model does not read the candidates anyway)
+        skip_tried=False,  # on, the element would leave the candidates and the policy refuse the reply
     )
     assert result.outcome == "loop" and len(result.steps) == 3
     assert store.episode(result.episode_id)["outcome"] == "loop"
@@ -181,14 +181,16 @@ def test_alternating_actions_on_an_unchanged_page_are_a_loop(store, click_button
 def test_a_click_that_changed_nothing_is_not_offered_again_on_that_page(store, click_button, embedder):
     obs = click_button.observe()
     inert = next(e for e in obs.actionable if e.tag == "div" and not e.editable)
-    field = next((e for e in obs.actionable if e.editable), None)
+    field = next(e for e in obs.actionable if e.editable)
     model = ScriptedModel([f"CLICK [{inert.id}]"] * 2)
     _run(store, click_button, ModelPolicy(model), embedder, top_k=50, max_steps=2)
     first, second = model.prompts[:2]
     shown = f"\n[{inert.id}] "  # a candidate's line (the history says "1. CLICK [id]")
     assert shown in first and shown not in second
-    if field is not None:  # a text field stays: clicking one only focuses it for typing
-        assert f"\n[{field.id}] " in second
+    # a text field clicked stays offered on the unchanged page: a click only focuses it for typing
+    model = ScriptedModel([f"CLICK [{field.id}]"] * 2)
+    result = _run(store, click_button, ModelPolicy(model), embedder, top_k=50, max_steps=2)
+    assert f"\n[{field.id}] " in model.prompts[1] and len(result.steps) == 2 and result.steps[1].error is None
     # off, it is offered again
     model = ScriptedModel([f"CLICK [{inert.id}]"] * 2)
     _run(store, click_button, ModelPolicy(model), embedder, top_k=50, max_steps=2, skip_tried=False)

@@ -102,29 +102,22 @@ class HybridRanker:
         self._texts: dict[Element, str] = {}
         self._counts: dict[str, dict[str, int]] = {}
 
-    def _text(self, el: Element) -> str:
-        text = self._texts.get(el)
-        if text is None:
-            if len(self._texts) >= self.CACHE_LIMIT:
-                self._texts.clear()
-            text = self._texts[el] = element_text(el)
-        return text
-
-    def _term_counts(self, text: str) -> dict[str, int]:
-        counts = self._counts.get(text)
-        if counts is None:
-            if len(self._counts) >= self.CACHE_LIMIT:
-                self._counts.clear()
-            counts = self._counts[text] = term_counts(tokenize(text) or ["_"])
-        return counts
+    def _kept(self, cache: dict, key, make):
+        """cache[key], made once; a full cache starts afresh."""
+        value = cache.get(key)
+        if value is None:
+            if len(cache) >= self.CACHE_LIMIT:
+                cache.clear()
+            value = cache[key] = make(key)
+        return value
 
     def rank(self, instruction: str, observation: Observation, history: Sequence[str], k: int) -> list[Candidate]:
         elements = observation.actionable
         if not elements:
             return []
-        texts = [self._text(el) for el in elements]
+        texts = [self._kept(self._texts, el, element_text) for el in elements]
         query = " ".join([instruction, *history[-3:]])
-        bm25 = BM25Okapi([self._term_counts(t) for t in texts])
+        bm25 = BM25Okapi([self._kept(self._counts, t, lambda t: term_counts(tokenize(t) or ["_"])) for t in texts])
         lexical = normalise_bm25(bm25.scores(tokenize(query) or ["_"]))
         w = self.weights
 

@@ -28,7 +28,7 @@ def read_snapshot(raw: str | dict) -> tuple[dict, tuple[Element, ...]]:
         page = json.loads(head)
     except ValueError as exc:
         raise BrowserError(f"the page's snapshot is not JSON ({exc}): {head!r:.200}") from exc
-    return page, tuple(element_from_line(line) for line in body.split("\n")) if body else ()
+    return page, (tuple(element_from_line(line) for line in body.split("\n")) if body else ())
 
 
 def observe(
