@@ -1,6 +1,7 @@
 """`@strategy`: typed functions the real default model implements; feedback through Online."""
 
 import enum
+import json
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -151,3 +152,38 @@ def test_a_method_binds_self_and_leaves_it_out_of_the_request(default_model, sto
     desk = Desk()
     assert desk.route("The disk is full") in ("storage", "network", "billing")
     assert "self" not in Desk.route.online.last.prompt
+
+
+def test_a_labelled_set_improves_after_feedback(base_model, store, embedder):
+    """The issue's acceptance on data made here (datasets/choice/triage.jsonl, `scripts/bench_strategy.py
+    --generate`): the raw model triages 24 held-out tickets, gets feedback on 24 training tickets as a
+    person would give it, then triages the held-out ones again. The test tickets are about product areas
+    no training ticket mentions, so what carries over is the team's convention per kind of report.
+    Measured: 8 of 24 right before, 17 after (the full 60/60 set: 35% -> 67%, README)."""
+    from pathlib import Path
+
+    rows = [json.loads(line) for line in (Path(__file__).parents[1] / "datasets/choice/triage.jsonl").open()]
+
+    def first(split: str, per_priority: int = 8) -> list[dict]:
+        return [
+            r
+            for p in Priority
+            for r in [r for r in rows if (r["split"], r["priority"]) == (split, p.value)][:per_priority]
+        ]
+
+    train, test = first("train"), first("test")
+
+    @strategy(model=base_model, store=store, embedder=embedder)
+    def triage(ticket_text: str) -> Priority:
+        """The priority our team gives this ticket."""
+
+    def right(split: list[dict]) -> int:
+        return sum(triage(r["ticket"]) == Priority(r["priority"]) for r in split)
+
+    before = right(test)
+    for row in train:
+        answer, truth = triage(row["ticket"]), Priority(row["priority"])
+        triage.feedback(answer, **({"good": True} if answer == truth else {"correct": truth}))
+    after = right(test)
+    assert len(store.feedback()) == len(train) == len(test) == 24
+    assert after >= before + 5, f"held-out tickets right: {before} of 24 before feedback, {after} after"
