@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 import time
 
@@ -11,6 +12,7 @@ from bs4 import BeautifulSoup
 
 from webagent.browser.observation import Element, Observation, cleaned_html
 from webagent.browser.observe import observe
+from webagent.errors import BrowserError
 
 
 def load(browser, fixture_server, name: str, **kwargs) -> Observation:
@@ -328,12 +330,60 @@ def test_an_unchanged_element_is_read_once_and_a_changed_one_again(browser, fixt
     assert kept and all(any(el is old for old in before.elements) for el in kept)
 
 
+def test_only_changed_lines_cross_and_the_page_reads_the_same_as_read_whole(browser, fixture_server):
+    """After the first look, lines the reader holds cross as "=id": what is read equals a
+    snapshot sent whole, a reader holding an older snapshot gets every line, and a page
+    that navigated sends every line."""
+    from webagent.browser.observe import read_snapshot, snapshot_script
+
+    load(browser, fixture_server, "controls.html")
+
+    def whole(page):
+        return read_snapshot(page.evaluate(snapshot_script(), {"maxText": 200}))
+
+    def look(page, since):
+        raw = page.evaluate(snapshot_script(), {"maxText": 200, "since": since})
+        return raw, json.loads(raw.partition("\n")[0])
+
+    def change(page):
+        page.fill("input[type=text]", "changed")
+
+    first, first_head = browser.call(lambda page: look(page, None))
+    assert "since" not in first_head and not any(line.startswith("=") for line in first.split("\n")[1:])
+    _, _, held = read_snapshot(first)
+    browser.call(change)
+    delta, head = browser.call(lambda page: look(page, first_head["token"]))
+    body = delta.split("\n")[1:]
+    assert head["since"] == first_head["token"]
+    assert sum(not line.startswith("=") for line in body) == 1 and len(body) == len(held)
+    fields, elements, _ = read_snapshot(delta, held)
+    assert elements == browser.call(whole)[1] and any(el.value == "changed" for el in elements)
+    # The page now holds another snapshot (the whole one just read): an old token gets every line.
+    stale, stale_head = browser.call(lambda page: look(page, head["token"]))
+    assert "since" not in stale_head and not any(line.startswith("=") for line in stale.split("\n")[1:])
+    with pytest.raises(BrowserError, match="does not hold"):
+        read_snapshot(delta, {})
+    # observe() keeps its own: its second look is a delta, and reads what a whole snapshot reads.
+    browser.call(observe)
+    browser.call(lambda page: page.fill("input[type=text]", "again"))
+    assert browser.call(observe).elements == browser.call(whole)[1]
+    # A scroll moves every element and changes no record: only places cross, and boxes read right.
+    browser.call(lambda page: page.evaluate("document.body.style.paddingBottom = '3000px'; window.scrollBy(0, 40)"))
+    _, before_scroll = browser.call(lambda page: look(page, None))
+    browser.call(lambda page: page.evaluate("window.scrollBy(0, 25)"))
+    scrolled, _ = browser.call(lambda page: look(page, before_scroll["token"]))
+    assert all(line.startswith("=") for line in scrolled.split("\n")[1:])
+    assert browser.call(observe).elements == browser.call(whole)[1]
+    reloaded = load(browser, fixture_server, "controls.html")
+    assert reloaded.elements == browser.call(whole)[1]
+
+
 def test_a_malformed_snapshot_line_is_a_clear_error():
     from webagent.browser.observe import read_snapshot
     from webagent.errors import BrowserError
 
     page = '{"url": "http://x/", "title": "t", "viewport": [800, 600]}'
-    fields, elements = read_snapshot(page + '\n{"id": 1, "tag": "a", "text": "ok"}\t1,2,30,4.5,below')
+    fields, elements, _ = read_snapshot(page + '\n{"id": 1, "tag": "a", "text": "ok"}\t1,2,30,4.5,below')
     assert fields["url"] == "http://x/" and [(el.id, el.text) for el in elements] == [("1", "ok")]
     assert elements[0].box == (1, 2, 30, 4.5) and elements[0].viewport == "below"
     assert read_snapshot(page)[1] == ()

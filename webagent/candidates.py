@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 from webagent.bm25 import BM25Okapi, term_counts
 from webagent.browser.observation import Element, Observation
 from webagent.embeddings import Embedder
@@ -49,9 +51,8 @@ class Ranker(Protocol):
 
 
 def element_text(el: Element) -> str:
-    """What an element says about itself, for matching."""
-    attrs = " ".join(v for k, v in el.attributes if k in ("id", "name", "title", "aria-label", "alt", "class"))
-    return " ".join(filter(None, (el.describe(), el.context, attrs)))
+    """What an element says about itself, for matching (kept on the element)."""
+    return el.match_text
 
 
 def tokenize(text: str) -> list[str]:
@@ -87,9 +88,10 @@ class HybridRanker:
     steps on the same page embed only what changed. MiniWoB++ pages are far
     below the limit and rank as before.
 
-    Likewise each element's text and each text's term counts are kept across
-    steps (`CACHE_LIMIT` entries, then started afresh): on a big page, describing
-    and tokenising every element was most of what ranking cost after the first step."""
+    Likewise each element's text (on the element: `Element.match_text`) and each
+    text's term counts (here, `CACHE_LIMIT` entries, then started afresh) are kept
+    across steps: on a big page, describing and tokenising every element was most of
+    what ranking cost after the first step."""
 
     CACHE_LIMIT = 50_000
 
@@ -99,7 +101,6 @@ class HybridRanker:
         self.embedder = embedder
         self.weights = weights or RankerWeights()
         self.semantic_limit = semantic_limit
-        self._texts: dict[Element, str] = {}
         self._counts: dict[str, dict[str, int]] = {}
 
     def _kept(self, cache: dict, key, make):
@@ -115,27 +116,26 @@ class HybridRanker:
         elements = observation.actionable
         if not elements:
             return []
-        texts = [self._kept(self._texts, el, element_text) for el in elements]
+        texts = [el.match_text for el in elements]
         query = " ".join([instruction, *history[-3:]])
         bm25 = BM25Okapi([self._kept(self._counts, t, lambda t: term_counts(tokenize(t) or ["_"])) for t in texts])
-        lexical = normalise_bm25(bm25.scores(tokenize(query) or ["_"]))
+        lexical = np.array(normalise_bm25(bm25.scores(tokenize(query) or ["_"])))
         w = self.weights
-
-        def with_prior(scores: list[float]) -> list[float]:
-            return [w.lexical * lex + w.interactive * el.interactive for el, lex in zip(elements, scores, strict=True)]
-
-        prior = first = with_prior(lexical)
+        # Arrays over the whole page, Candidates only for the k kept: the same float64
+        # operations as element by element, and a stable sort keeps ties in page order.
+        interactive = np.array([el.interactive for el in elements], dtype=float)
+        prior = first = w.lexical * lexical + w.interactive * interactive
         if len(elements) > self.semantic_limit:
             # Chosen by the task alone, not the history: the same elements are then
             # embedded at every step of an episode, and found in the cache after the first.
-            first = with_prior(normalise_bm25(bm25.scores(tokenize(instruction) or ["_"])))
-        embedded = sorted(range(len(elements)), key=lambda i: -first[i])[: self.semantic_limit]
-        semantic = [0.0] * len(elements)
+            task = np.array(normalise_bm25(bm25.scores(tokenize(instruction) or ["_"])))
+            first = w.lexical * task + w.interactive * interactive
+        embedded = np.argsort(-first, kind="stable")[: self.semantic_limit]
+        semantic = np.zeros(len(elements))
         vectors = self.embedder.embed([query, *(texts[i] for i in embedded)])
-        for i, sim in zip(embedded, (vectors[1:] @ vectors[0]).tolist(), strict=True):
-            semantic[i] = sim
-        scored = [
-            Candidate(el, prior[i] + w.semantic * semantic[i], lexical[i], semantic[i]) for i, el in enumerate(elements)
+        semantic[embedded] = vectors[1:] @ vectors[0]
+        score = prior + w.semantic * semantic
+        return [
+            Candidate(elements[i], float(score[i]), float(lexical[i]), float(semantic[i]))
+            for i in np.argsort(-score, kind="stable")[:k]
         ]
-        scored.sort(key=lambda c: c.score, reverse=True)
-        return scored[:k]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from webagent.errors import BrowserError
 
@@ -51,6 +51,40 @@ class Element:
         moved = object.__new__(Element)
         moved.__dict__.update(self.__dict__, box=box, viewport=viewport)
         return moved
+
+    # Kept on the element once made (cached_property writes to __dict__, which a frozen
+    # dataclass allows): neither depends on where the element is, so a copy moved by
+    # placed() keeps them, and a page that barely changed between steps is not written
+    # out again element by element.
+    @cached_property
+    def match_text(self) -> str:
+        """What the element says about itself, for matching against a task (the ranker's
+        BM25 and embeddings): its description, heading and naming attributes."""
+        attrs = " ".join(v for k, v in self.attributes if k in ("id", "name", "title", "aria-label", "alt", "class"))
+        return " ".join(filter(None, (self.describe(), self.context, attrs)))
+
+    @cached_property
+    def _html(self) -> tuple[str, str, bool]:
+        """The element in cleaned_html: its start tag's inside, its own content, and whether
+        it is a void tag (written <tag/> when nothing is inside it)."""
+        attrs = {"backend_node_id": self.id}
+        for name, value in self.attributes:
+            if name in SALIENT_ATTRIBUTES and value:
+                attrs[name] = value[:200]
+        if self.label and self.label != self.text:
+            attrs.setdefault("aria-label", self.label[:200])
+        if self.value and self.tag in ("input", "textarea"):
+            attrs["value"] = self.shown_value[:200]
+        if not self.visible:
+            attrs["hidden"] = "true"
+        opening = self.tag + "".join(f" {k}={_quoted(v)}" for k, v in sorted(attrs.items()))  # as bs4 orders them
+        body = ""
+        if self.tag == "select":
+            mark = {self.selected_option: ' selected="true"'}
+            body = "".join(f"<option{mark.get(o, '')}>{_escape(o)}</option>" for o in self.options)
+        elif self.text and self.tag not in ("input", "textarea"):
+            body = _escape(_clip(self.text, 200))
+        return opening, body, self.tag in _VOID_TAGS
 
     @property
     def in_viewport(self) -> bool:
@@ -223,7 +257,10 @@ def _element_from_record(record: str) -> Element:
         raise BrowserError(f"snapshot record is not JSON ({exc}): {record!r:.200}") from exc
     if not isinstance(raw, dict):
         raise BrowserError(f"snapshot record is not an object: {record!r:.200}")
-    return element_from_snapshot(raw)
+    element = element_from_snapshot(raw)
+    # Made here, once per record, so that every copy placed() makes carries them.
+    element.match_text, element._html  # noqa: B018
+    return element
 
 
 def _escape(value: str) -> str:
@@ -271,25 +308,9 @@ def cleaned_html(elements: tuple[Element, ...]) -> str:
         if isinstance(el, str):
             out.append(el)
             continue
-        attrs = {"backend_node_id": el.id}
-        for name, value in el.attributes:
-            if name in SALIENT_ATTRIBUTES and value:
-                attrs[name] = value[:200]
-        if el.label and el.label != el.text:
-            attrs.setdefault("aria-label", el.label[:200])
-        if el.value and el.tag in ("input", "textarea"):
-            attrs["value"] = el.shown_value[:200]
-        if not el.visible:
-            attrs["hidden"] = "true"
-        opening = el.tag + "".join(f" {k}={_quoted(v)}" for k, v in sorted(attrs.items()))  # as bs4 orders them
-        body = ""
-        if el.tag == "select":
-            mark = {el.selected_option: ' selected="true"'}
-            body = "".join(f"<option{mark.get(o, '')}>{_escape(o)}</option>" for o in el.options)
-        elif el.text and el.tag not in ("input", "textarea"):
-            body = _escape(_clip(el.text, 200))
+        opening, body, void = el._html
         inner = children.get(el.id, [])
-        if not body and not inner and el.tag in _VOID_TAGS:
+        if not body and not inner and void:
             out.append(f"<{opening}/>")
             continue
         out.append(f"<{opening}>{body}")

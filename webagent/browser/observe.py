@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import weakref
 from functools import cache
 from importlib.resources import files
 
@@ -17,18 +18,42 @@ def snapshot_script() -> str:
     return files("webagent.browser").joinpath("snapshot.js").read_text()
 
 
-def read_snapshot(raw: str | dict) -> tuple[dict, tuple[Element, ...]]:
-    """The page's fields and its elements from what snapshot.js returned: usually lines
-    of JSON (the page, then one element per line), an object where the page broke
-    JSON.stringify."""
+def read_snapshot(
+    raw: str | dict, held: dict[str, str] | None = None
+) -> tuple[dict, tuple[Element, ...], dict[str, str]]:
+    """The page's fields, its elements, and their records by element id, from what
+    snapshot.js returned: usually lines (the page as JSON, then per element its record
+    as JSON, or "=ID" for a record the reader holds from the snapshot `held`, a tab and
+    its place); an object where the page broke JSON.stringify."""
     if isinstance(raw, dict):
-        return raw, tuple(element_from_snapshot(r) for r in raw["elements"])
+        return raw, tuple(element_from_snapshot(r) for r in raw["elements"]), {}
     head, _, body = raw.partition("\n")
     try:
         page = json.loads(head)
     except ValueError as exc:
         raise BrowserError(f"the page's snapshot is not JSON ({exc}): {head!r:.200}") from exc
-    return page, (tuple(element_from_line(line) for line in body.split("\n")) if body else ())
+    if not isinstance(page, dict):
+        raise BrowserError(f"the page's snapshot is not an object: {head!r:.200}")
+    lines = body.split("\n") if body else []
+    if page.get("since"):
+        try:
+            lines = [_held_line(line, held) if line[:1] == "=" else line for line in lines]  # type: ignore[arg-type]
+        except (KeyError, TypeError) as exc:
+            raise BrowserError(f"the snapshot refers to a record the reader does not hold: {exc}") from exc
+    elements = tuple(element_from_line(line) for line in lines)
+    return page, elements, {el.id: line.partition("\t")[0] for el, line in zip(elements, lines, strict=True)}
+
+
+def _held_line(line: str, held: dict[str, str]) -> str:
+    """ "=ID<tab>place" as the full line: the record held for ID, a tab, the place."""
+    element_id, tab, place = line[1:].partition("\t")
+    return held[element_id] + tab + place
+
+
+# The records of the last snapshot read from each page, and its token: the next
+# snapshot of that page sends only what changed (snapshot.js). A cache, not state
+# anyone reads: a page closed and collected takes its entry with it.
+_HELD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def observe(
@@ -49,7 +74,9 @@ def observe(
         page.wait_for_load_state("domcontentloaded", timeout=5_000)
     for attempt in range(attempts):
         try:
-            raw = page.evaluate(snapshot_script(), {"maxText": 200, "root": root, "exclude": list(exclude)})
+            token, held = _HELD.get(page, (None, None))
+            options = {"maxText": 200, "root": root, "exclude": list(exclude), "since": token}
+            raw = page.evaluate(snapshot_script(), options)
             break
         except Exception as exc:  # noqa: BLE001 - navigation destroys the JS context
             if page.is_closed():
@@ -58,7 +85,9 @@ def observe(
                 raise BrowserError(f"could not read the page at {page.url}: {str(exc).splitlines()[0]}") from exc
             with contextlib.suppress(Exception):  # retrying is the handling
                 page.wait_for_load_state("load", timeout=5_000)
-    fields, elements = read_snapshot(raw)
+    fields, elements, lines = read_snapshot(raw, held)
+    if fields.get("token"):
+        _HELD[page] = (fields["token"], lines)
     shot = page.screenshot(type="png") if screenshot else None
     tabs = tabs_of(page.context)
     extra = {"verbs": tuple(verbs)} if verbs is not None else {}
