@@ -12,8 +12,9 @@ texts for the first time; later steps find most of them embedded already.
 
 Two ways, on the same page, one after the other:
 
-- current: the snapshot crosses from the page as one JSON string, and only the
-  `SEMANTIC_LIMIT` elements best by BM25 and the prior are embedded;
+- current: the snapshot crosses from the page as one string of lines, in which a
+  record the reader already holds is only its id (the places always cross), and
+  only the `SEMANTIC_LIMIT` elements best by BM25 and the prior are embedded;
 - baseline: the snapshot crosses as an object (Playwright's value serialiser,
   as before), and every element is embedded (the ranker before the cap).
 
