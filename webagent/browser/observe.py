@@ -85,9 +85,9 @@ def observe(
                 raise BrowserError(f"could not read the page at {page.url}: {str(exc).splitlines()[0]}") from exc
             with contextlib.suppress(Exception):  # retrying is the handling
                 page.wait_for_load_state("load", timeout=5_000)
-    fields, elements, lines = read_snapshot(raw, held)
+    fields, elements, records = read_snapshot(raw, held)
     if fields.get("token"):
-        _HELD[page] = (fields["token"], lines)
+        _HELD[page] = (fields["token"], records)
     shot = page.screenshot(type="png") if screenshot else None
     tabs = tabs_of(page.context)
     extra = {"verbs": tuple(verbs)} if verbs is not None else {}
