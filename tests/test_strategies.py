@@ -165,11 +165,11 @@ def test_a_labelled_set_improves_after_feedback(base_model, store, embedder):
     rows = [json.loads(line) for line in (Path(__file__).parents[1] / "datasets/choice/triage.jsonl").open()]
 
     def first(split: str, per_priority: int = 8) -> list[dict]:
-        return [
-            r
-            for p in Priority
-            for r in [r for r in rows if (r["split"], r["priority"]) == (split, p.value)][:per_priority]
-        ]
+        """The first tickets of each priority in the split, in file order."""
+        chosen = []
+        for priority in Priority:
+            chosen += [r for r in rows if r["split"] == split and r["priority"] == priority.value][:per_priority]
+        return chosen
 
     train, test = first("train"), first("test")
 

@@ -50,11 +50,6 @@ class Ranker(Protocol):
         ...
 
 
-def element_text(el: Element) -> str:
-    """What an element says about itself, for matching (kept on the element)."""
-    return el.match_text
-
-
 def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
@@ -103,14 +98,14 @@ class HybridRanker:
         self.semantic_limit = semantic_limit
         self._counts: dict[str, dict[str, int]] = {}
 
-    def _kept(self, cache: dict, key, make):
-        """cache[key], made once; a full cache starts afresh."""
-        value = cache.get(key)
-        if value is None:
-            if len(cache) >= self.CACHE_LIMIT:
-                cache.clear()
-            value = cache[key] = make(key)
-        return value
+    def _term_counts(self, text: str) -> dict[str, int]:
+        """The text's term counts, made once; a full cache starts afresh."""
+        counts = self._counts.get(text)
+        if counts is None:
+            if len(self._counts) >= self.CACHE_LIMIT:
+                self._counts.clear()
+            counts = self._counts[text] = term_counts(tokenize(text) or ["_"])
+        return counts
 
     def rank(self, instruction: str, observation: Observation, history: Sequence[str], k: int) -> list[Candidate]:
         elements = observation.actionable
@@ -118,7 +113,7 @@ class HybridRanker:
             return []
         texts = [el.match_text for el in elements]
         query = " ".join([instruction, *history[-3:]])
-        bm25 = BM25Okapi([self._kept(self._counts, t, lambda t: term_counts(tokenize(t) or ["_"])) for t in texts])
+        bm25 = BM25Okapi([self._term_counts(t) for t in texts])
         lexical = np.array(normalise_bm25(bm25.scores(tokenize(query) or ["_"])))
         w = self.weights
         # Arrays over the whole page, Candidates only for the k kept: the same float64

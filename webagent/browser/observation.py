@@ -249,15 +249,20 @@ def element_from_line(line: str) -> Element:
     return _element_from_record(record).placed(box, off[0] if off else "")
 
 
+def json_object(text: str, what: str) -> dict:
+    """`text` read as a JSON object; a BrowserError naming `what` where it is not one."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise BrowserError(f"{what} is not JSON ({exc}): {text!r:.200}") from exc
+    if not isinstance(value, dict):
+        raise BrowserError(f"{what} is not an object: {text!r:.200}")
+    return value
+
+
 @lru_cache(maxsize=16_384)
 def _element_from_record(record: str) -> Element:
-    try:
-        raw = json.loads(record)
-    except ValueError as exc:
-        raise BrowserError(f"snapshot record is not JSON ({exc}): {record!r:.200}") from exc
-    if not isinstance(raw, dict):
-        raise BrowserError(f"snapshot record is not an object: {record!r:.200}")
-    element = element_from_snapshot(raw)
+    element = element_from_snapshot(json_object(record, "snapshot record"))
     # Made here, once per record, so that every copy placed() makes carries them.
     element.match_text, element._html  # noqa: B018
     return element

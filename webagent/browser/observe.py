@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import weakref
 from functools import cache
 from importlib.resources import files
 
-from webagent.browser.observation import Element, Observation, cleaned_html, element_from_line, element_from_snapshot
+from webagent.browser.observation import (
+    Element,
+    Observation,
+    cleaned_html,
+    element_from_line,
+    element_from_snapshot,
+    json_object,
+)
 from webagent.browser.tabs import tabs_of
 from webagent.errors import BrowserError
 
@@ -28,26 +34,21 @@ def read_snapshot(
     if isinstance(raw, dict):
         return raw, tuple(element_from_snapshot(r) for r in raw["elements"]), {}
     head, _, body = raw.partition("\n")
-    try:
-        page = json.loads(head)
-    except ValueError as exc:
-        raise BrowserError(f"the page's snapshot is not JSON ({exc}): {head!r:.200}") from exc
-    if not isinstance(page, dict):
-        raise BrowserError(f"the page's snapshot is not an object: {head!r:.200}")
-    lines = body.split("\n") if body else []
-    if page.get("since"):
-        try:
-            lines = [_held_line(line, held) if line[:1] == "=" else line for line in lines]  # type: ignore[arg-type]
-        except (KeyError, TypeError) as exc:
-            raise BrowserError(f"the snapshot refers to a record the reader does not hold: {exc}") from exc
-    elements = tuple(element_from_line(line) for line in lines)
-    return page, elements, {el.id: line.partition("\t")[0] for el, line in zip(elements, lines, strict=True)}
-
-
-def _held_line(line: str, held: dict[str, str]) -> str:
-    """ "=ID<tab>place" as the full line: the record held for ID, a tab, the place."""
-    element_id, tab, place = line[1:].partition("\t")
-    return held[element_id] + tab + place
+    page = json_object(head, "the page's snapshot")
+    elements: list[Element] = []
+    records: dict[str, str] = {}
+    for line in body.split("\n") if body else ():
+        record, tab, place = line.partition("\t")
+        if record[:1] == "=" and page.get("since"):
+            try:
+                record = held[record[1:]]  # type: ignore[index]
+            except (KeyError, TypeError) as exc:
+                raise BrowserError(f"the snapshot refers to a record the reader does not hold: {exc}") from exc
+            line = record + tab + place
+        element = element_from_line(line)
+        elements.append(element)
+        records[element.id] = record
+    return page, tuple(elements), records
 
 
 # The records of the last snapshot read from each page, and its token: the next
