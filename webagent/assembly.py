@@ -30,6 +30,7 @@ from webagent.feedback import Learner
 from webagent.kinds import PolicyKind, TuneMethod
 from webagent.memory import ExemplarMemory
 from webagent.policy import ModelPolicy, ModelPolicyConfig, Policy, RandomPolicy, RankerTopPolicy
+from webagent.procedures import ProcedureMemory, ProcedurePolicy
 from webagent.recording import StepRecorder
 from webagent.settings import AgentSettings, ModelSettings, TunerSettings
 from webagent.store import Store
@@ -109,6 +110,7 @@ class Assembly:
     approver: AutoApprover | None
     learner: Learner | None
     version_row: dict | None = None  # the stored version decided with (None: base weights)
+    procedures: ProcedureMemory | None = None  # grown by supervised episodes that succeed
 
     def agent(self, *, supervised: bool = True) -> Agent:
         """An agent over these parts; supervised (asked, and taught) when there is a supervisor."""
@@ -120,6 +122,8 @@ class Assembly:
                     self.learner, self.policy, supervisor, exemplar_candidates=self.settings.loop.exemplar_candidates
                 )
             )
+            if self.procedures is not None:
+                observers.append(self.procedures)
         return Agent(self.ranker, self.policy, self.settings.loop, supervisor, tuple(observers), self.store.secrets)
 
     def describe(self) -> dict:
@@ -129,6 +133,7 @@ class Assembly:
             "model_version": self.policy.version,
             "stored_version": self.version_row["version"] if self.version_row else None,
             "memory_exemplars": len(self.memory) if self.memory is not None else None,
+            "procedures": len(self.procedures) if self.procedures is not None else None,
             "supervisor": self.supervisor.name if self.supervisor is not None else None,
             "secrets": self.store.secrets.names,
         }
@@ -178,14 +183,20 @@ def assemble(
     if settings.tuner.method != TuneMethod.NONE:
         tuner = make_tuner(model, store, settings.tuner, seed=settings.seed)
     version_row = put_version(model, store, settings.model.version, tuner) if model is not None else None
+    procedures = None
     if policy is None:
         policy = _policy(settings, model, memory)
+        if memory is not None and settings.memory.procedures and settings.uses_model:
+            procedures = ProcedureMemory(store)
+            policy = ProcedurePolicy(procedures, policy)
     approver = supervisor if isinstance(supervisor, AutoApprover) else None  # the panel makes its own, early
     if supervisor is not None and approver is None:
         rng = random.Random(settings.seed)  # which would-be auto-approvals are audited
         approver = AutoApprover(supervisor, store, settings.autonomy, on_auto=on_auto, rng=rng)
     learner = Learner(store, memory, tuner) if supervisor is not None else None
-    return Assembly(settings, store, ranker, policy, model, memory, tuner, approver, approver, learner, version_row)
+    return Assembly(
+        settings, store, ranker, policy, model, memory, tuner, approver, approver, learner, version_row, procedures
+    )
 
 
 def build_policy(settings: AgentSettings, store: Store, *, memory: ExemplarMemory | None = None) -> Policy:

@@ -79,6 +79,10 @@ TuneLrOpt = Annotated[float | None, typer.Option(help="tuning learning rate [def
 RelabelOpt = Annotated[
     bool, typer.Option(help="show the exemplars' element ids as a, b, c (what kind of element, not which number)")
 ]
+ProceduresOpt = Annotated[
+    bool,
+    typer.Option(help="reuse successful supervised episodes on tasks worded alike with other values (with --memory)"),
+]
 DtypeOpt = Annotated[
     str, typer.Option(help="auto (bfloat16 where the CPU has it, float32 when tuned) | float32 | bfloat16")
 ]
@@ -171,6 +175,7 @@ def _settings(
     shots: int = 3,
     relabel: bool = True,
     guard: bool = False,
+    procedures: bool = True,
     top_k: int = 10,
     max_steps: int = 12,
     seed: int = 0,
@@ -208,7 +213,7 @@ def _settings(
             threads=threads,
             adapter=adapter,
         ),
-        memory=MemorySettings(enabled=memory, shots=shots, relabel=relabel, guard=guard),
+        memory=MemorySettings(enabled=memory, shots=shots, relabel=relabel, guard=guard, procedures=procedures),
         loop=LoopSettings(top_k=top_k, max_steps=max_steps, screenshots=layers.pop("screenshots", False)),
         seed=seed,
         headless=not headful,
@@ -304,6 +309,7 @@ def miniwob(
     memory: MemoryOpt = True,
     shots: ShotsOpt = 3,
     relabel: RelabelOpt = True,
+    procedures: ProceduresOpt = True,
     secret: SecretOpt = None,
     secrets_file: SecretsFileOpt = None,
     trace: TraceOpt = None,
@@ -336,6 +342,7 @@ def miniwob(
             memory=memory,
             shots=shots,
             relabel=relabel,
+            procedures=procedures,
             top_k=top_k,
             max_steps=max_steps,
             seed=seed,
@@ -391,6 +398,7 @@ def run(
     memory: MemoryOpt = True,
     shots: ShotsOpt = 3,
     relabel: RelabelOpt = True,
+    procedures: ProceduresOpt = True,
     secret: SecretOpt = None,
     secrets_file: SecretsFileOpt = None,
     allow_domain: AllowDomainOpt = None,
@@ -426,6 +434,7 @@ def run(
             memory=memory,
             shots=shots,
             relabel=relabel,
+            procedures=procedures,
             top_k=top_k,
             max_steps=max_steps,
             seed=seed,
@@ -632,6 +641,7 @@ def ui(
     model_version: VersionOpt = "active",
     shots: ShotsOpt = 3,
     relabel: RelabelOpt = True,
+    procedures: ProceduresOpt = True,
     secret: SecretOpt = None,
     secrets_file: SecretsFileOpt = None,
     allow_domain: AllowDomainOpt = None,
@@ -656,6 +666,7 @@ def ui(
             memory=memory,
             shots=shots,
             relabel=relabel,
+            procedures=procedures,
             top_k=top_k,
             max_steps=max_steps,
             headful=headful,
@@ -784,6 +795,7 @@ def learn(
     tune_lr: TuneLrOpt = None,
     shots: Annotated[int, typer.Option(help="exemplars shown per decision")] = 3,
     relabel: RelabelOpt = True,
+    procedures: ProceduresOpt = True,
     guard: GuardOpt = False,
     model: ModelOpt = "default",
     top_k: TopKOpt = 10,
@@ -836,6 +848,7 @@ def learn(
             memory=memory,
             shots=shots,
             relabel=relabel,
+            procedures=procedures,
             guard=guard,
             top_k=top_k,
             max_steps=max_steps,
@@ -892,6 +905,7 @@ def replay(
     threads: ThreadsOpt = 0,
     adapter: AdapterOpt = "default",
     relabel: RelabelOpt = True,
+    procedures: ProceduresOpt = True,
 ) -> None:
     """Replay Mind2Web steps headless and score them as the paper does; a re-run resumes."""
     from webagent.mind2web.replay import run_replay
@@ -908,6 +922,7 @@ def replay(
             model_version=model_version,
             memory=False,
             relabel=relabel,
+            procedures=procedures,
             dtype=dtype,
             threads=threads,
             adapter=adapter,

@@ -81,6 +81,7 @@ class MemorySettings:
     shots: int = 3  # exemplars shown per decision
     relabel: bool = True  # demonstrations' element ids shown as a, b, c (webagent.memory.relabel)
     guard: bool = False  # leave out exemplars that make their task's other confirmed steps less likely
+    procedures: bool = True  # reuse successful supervised episodes on tasks worded alike (webagent.procedures)
 
     def __post_init__(self) -> None:
         if self.shots < 0:

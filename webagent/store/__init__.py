@@ -378,6 +378,17 @@ class Store:
         sql = "SELECT id FROM episodes" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
         return [r[0] for r in self.db.execute(sql, args).fetchall()]
 
+    def supervised_successes(self, *, limit: int) -> list[int]:
+        """The latest `limit` successful episodes a supervisor confirmed or corrected
+        steps of (webagent.procedures), oldest first."""
+        rows = self.db.execute(
+            "SELECT id FROM (SELECT id FROM episodes WHERE outcome = 'success' AND id IN "
+            "(SELECT episode_id FROM feedback WHERE kind IN ('confirm', 'correct')) ORDER BY id DESC LIMIT ?) "
+            "ORDER BY id",
+            [limit],
+        ).fetchall()
+        return [r[0] for r in rows]
+
     # -- end of Mind2Web replay --------------------------------------------------
 
     # -- exemplar memory (webagent.memory) -------------------------------------

@@ -1,0 +1,266 @@
+"""Procedures: what one supervised episode teaches about every task worded the same way.
+
+Exemplar memory shows a 135M model earlier decisions and leaves the rest to it;
+on a task it has been shown ten times it can still pick the wrong element. But
+the tasks a person supervises come in families worded alike with other values
+("Open the page of the package quick-cache." / "… stone-router."), and the
+confirmed episode of one is the solution of the others once its values are
+swapped (after Agent Workflow Memory, arXiv 2409.07429, with the values found
+by comparing two wordings instead of by a model). So every successful
+supervised episode is kept as a workflow (`webagent.workflows`: each step's
+verb, argument and what its element *is*), and a new instruction reuses it when
+the two differ only in values:
+
+    slots("Sort the books by title.", "Sort the books by author.")  ->  {"title": "author"}
+
+The values are swapped into the steps' arguments and targets (matching case, so
+"Title" becomes "Author"); a target whose words changed loses the identifying
+fields that did not (its old link or `id` would point at the old value). Step k
+of the new episode is then the procedure's step k, located on the page — only
+where that is sound: the element must be among the offered candidates (so one
+the supervisor rejected is not proposed again), a typed value must be one the
+new instruction allows (values never come from another episode), a chosen
+option must be the element's, and a STOP answer must be on the page. Anything
+else, and every step past the procedure's end, is decided by the model, as it
+would decide without procedures; a step whose target was not found is offered
+to it with only that step's verb and the candidates of the target's kind.
+
+Procedures are read from the store (successful episodes that a supervisor
+confirmed or corrected steps of) and grow as supervised episodes succeed; they
+are memory, so `--no-memory` (zero-shot) leaves them out.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+
+from webagent.actions import Action, page_texts
+from webagent.agent import EpisodeContext, EpisodeResult, Observer
+from webagent.browser.observation import Observation
+from webagent.candidates import Candidate
+from webagent.errors import DataError
+from webagent.kinds import Outcome
+from webagent.policy import BasePolicy, Decision, Policy, instruction_spans
+from webagent.secrets import PLACEHOLDER
+from webagent.store import Store
+from webagent.workflows import IDENTIFYING, Target, Workflow, WorkflowStep, from_steps, locate
+
+_TOKEN = re.compile(r"\w(?:[\w/@.:'-]*\w)?|[^\w\s]")
+FIXED_SHARE = 0.5  # at least this share of an instruction's tokens must be the same words in both
+LOADED = 500  # the latest successful supervised episodes read from the store
+
+
+def slots(recorded: str, new: str) -> dict[str, str] | None:
+    """The values `new` has where `recorded` has others, when the two instructions
+    differ only in them (the same words in the same order around them); else None.
+    A value is a run of differing words; a run that adds or drops punctuation (a
+    list of three items against one of two) is not a value but another wording."""
+    a_spans = [(m.start(), m.end()) for m in _TOKEN.finditer(recorded)]
+    b_spans = [(m.start(), m.end()) for m in _TOKEN.finditer(new)]
+    a = [recorded[s:e] for s, e in a_spans]
+    b = [new[s:e] for s, e in b_spans]
+    if not a or not b:
+        return None
+    opcodes = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+    fixed = sum(i2 - i1 for op, i1, i2, _, _ in opcodes if op == "equal")
+    if fixed < FIXED_SHARE * max(len(a), len(b)):
+        return None
+    mapping: dict[str, str] = {}
+    for op, i1, i2, j1, j2 in opcodes:
+        if op == "equal":
+            continue
+        if op != "replace" or _punctuation(a[i1:i2]) != _punctuation(b[j1:j2]):
+            return None
+        old = recorded[a_spans[i1][0] : a_spans[i2 - 1][1]]
+        value = new[b_spans[j1][0] : b_spans[j2 - 1][1]]
+        if mapping.setdefault(old, value) != value:
+            return None
+    return mapping
+
+
+def _punctuation(tokens: Sequence[str]) -> list[str]:
+    return [t for t in tokens if not t[0].isalnum() and t[0] != "_"]
+
+
+def swap(text: str, mapping: dict[str, str]) -> str:
+    """`text` with each old value (a whole word or words, any case) replaced by its new
+    one, in the case the text wrote it (Title -> Author, TITLE -> AUTHOR)."""
+    if not text or not mapping:
+        return text
+    lower = {old.lower(): value for old, value in mapping.items()}
+    alternatives = "|".join(re.escape(old) for old in sorted(mapping, key=len, reverse=True))
+    pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+
+    def cased(match: re.Match[str]) -> str:
+        found, value = match.group(0), lower[match.group(0).lower()]
+        if found.isupper() and len(found) > 1:
+            return value.upper()
+        if found[:1].isupper() and value[:1].islower():
+            return value[:1].upper() + value[1:]
+        return value
+
+    return pattern.sub(cased, text)
+
+
+def _swap_target(target: Target, mapping: dict[str, str]) -> Target:
+    changed = {f.name: swap(getattr(target, f.name), mapping) for f in fields(Target) if f.name != "tag"}
+    moved = {name for name, value in changed.items() if value != getattr(target, name)}
+    if moved & {"text", "label"}:  # another value's element: what still names the old one goes
+        for name in IDENTIFYING:
+            if name not in moved and name not in ("text", "label", "placeholder"):
+                changed[name] = ""
+    return replace(target, **changed)
+
+
+def instantiate(workflow: Workflow, mapping: dict[str, str]) -> Workflow:
+    """The workflow with its values swapped for `mapping`'s (see `swap`)."""
+    steps = tuple(
+        WorkflowStep(
+            step.verb,
+            swap(step.argument, mapping) if step.argument is not None else None,
+            _swap_target(step.target, mapping) if step.target is not None else None,
+        )
+        for step in workflow.steps
+    )
+    return replace(workflow, steps=steps)
+
+
+@dataclass(frozen=True)
+class Procedure:
+    """A stored workflow made for a new instruction: its values, and the steps with them swapped in."""
+
+    workflow: Workflow  # as recorded
+    mapping: dict[str, str]
+    steps: tuple[WorkflowStep, ...]
+
+    @property
+    def swapped_words(self) -> int:
+        return sum(len(old.split()) for old in self.mapping)
+
+
+class ProcedureMemory(Observer):
+    """The procedures of a store: loaded at start, grown by every supervised episode
+    that succeeds (as an observer of the supervised agent: evaluation episodes teach nothing)."""
+
+    def __init__(self, store: Store | None = None, *, limit: int = LOADED) -> None:
+        self.store = store
+        self.workflows: list[Workflow] = []
+        self._keys: set[tuple] = set()
+        if store is not None:
+            for episode_id in store.supervised_successes(limit=limit):
+                row = store.episode(episode_id)
+                try:
+                    self.add(from_steps(row["instruction"], store.steps(episode_id), source=f"episode {episode_id}"))
+                except DataError:  # recorded before steps said what they acted on
+                    continue
+
+    def __len__(self) -> int:
+        return len(self.workflows)
+
+    def add(self, workflow: Workflow) -> None:
+        key = (workflow.instruction, tuple((s.verb, s.argument, s.target) for s in workflow.steps))
+        if key not in self._keys:
+            self._keys.add(key)
+            self.workflows.append(workflow)
+
+    def find(self, instruction: str) -> list[Procedure]:
+        """Every stored workflow whose instruction differs from `instruction` only in
+        values, made for it: fewest swapped words first, then the latest."""
+        found = []
+        for workflow in reversed(self.workflows):
+            mapping = slots(workflow.instruction, instruction)
+            if mapping is not None:
+                found.append(Procedure(workflow, mapping, instantiate(workflow, mapping).steps))
+        return sorted(found, key=lambda p: p.swapped_words)  # stable: the latest first among equals
+
+    def episode_done(self, context: EpisodeContext, result: EpisodeResult) -> None:
+        if result.outcome != Outcome.SUCCESS or not result.steps:
+            return
+        rows = [
+            {"idx": s.index, "url": s.observation.url, "error": s.error, "action": s.action.to_dsl()}
+            | {"observation": {"target": s.target()}}
+            for s in result.steps
+        ]
+        self.add(from_steps(context.instruction, rows, source=f"episode {context.episode_id}"))
+
+
+class ProcedurePolicy(BasePolicy):
+    """Step k as the best procedure's step k where that is sound (module docstring); else `fallback`."""
+
+    name = "procedure"
+
+    def __init__(self, procedures: ProcedureMemory, fallback: Policy) -> None:
+        self.procedures = procedures
+        self.fallback = fallback
+        self.model = fallback.model
+        self.memory = fallback.memory
+        self.config = getattr(fallback, "config", None)
+        self._found: tuple[str, list[Procedure]] = ("", [])
+
+    @property
+    def version(self) -> str:
+        return self.fallback.version
+
+    def describe(self) -> dict:
+        return {**self.fallback.describe(), "procedures": len(self.procedures)}
+
+    def prompt(self, instruction, observation, candidates, history, exemplars=None) -> str:
+        return self.fallback.prompt(instruction, observation, candidates, history, exemplars)
+
+    def decide(
+        self,
+        instruction: str,
+        observation: Observation,
+        candidates: Sequence[Candidate],
+        history: Sequence[Action],
+        seed: int,
+    ) -> Decision:
+        if self._found[0] != instruction or not history:  # a new episode looks them up again
+            self._found = (instruction, self.procedures.find(instruction))
+        index = len(history)
+        narrowed = None
+        for procedure in self._found[1]:
+            if index >= len(procedure.steps):
+                continue
+            step = procedure.steps[index]
+            action, why = _sound(step, instruction, observation, candidates)
+            if action is not None:
+                source = procedure.workflow.source
+                return Decision(action, 1.0, raw_output=action.to_dsl(), prompt=f"procedure of {source}: {why}")
+            if narrowed is None and step.target is not None and step.verb in observation.verbs:
+                narrowed = step
+        if narrowed is not None:  # the step is known, its element is not: the model picks among that kind
+            shown = [c for c in candidates if narrowed.target.same_kind(c.element)]
+            if shown:
+                only = replace(observation, verbs=(narrowed.verb,))
+                return self.fallback.decide(instruction, only, shown, history, seed)
+        return self.fallback.decide(instruction, observation, candidates, history, seed)
+
+
+def _sound(
+    step: WorkflowStep, instruction: str, observation: Observation, candidates: Sequence[Candidate]
+) -> tuple[Action | None, str]:
+    """The step's action on this page, and how it was found; (None, why not) when it is not sound here."""
+    if step.verb not in observation.verbs:
+        return None, f"{step.verb} is not offered"
+    element = None
+    if step.target is not None:
+        match = locate(step.target, observation)
+        if match.element is None:
+            return None, match.why
+        if all(c.id != match.element.id for c in candidates):
+            return None, f"[{match.element.id}] is not among the candidates"
+        element = match.element
+    argument = step.argument
+    if argument is not None and not re.search(PLACEHOLDER, argument):
+        if step.verb == "TYPE" and argument not in instruction_spans(instruction):
+            return None, f"{argument!r} is not in the instruction"
+        if step.verb == "SELECT" and element is not None and argument not in element.options:
+            return None, f"{argument!r} is not an option of [{element.id}]"
+        if step.verb == "STOP" and not any(argument in text for text in page_texts(observation.elements)):
+            return None, "the answer is not on the page"
+    action = step.action(element.id if element is not None else None)
+    return action, f"step {step.describe()}" + (f" as [{element.id}]" if element is not None else "")
