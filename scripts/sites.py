@@ -142,7 +142,7 @@ def _learn(args, console) -> dict:
                     console.print(f"{label:>9} {task.name:<28} {result.outcome:<10} interventions {fixes}")
                 return rows
 
-            before = episodes(parts.agent(supervised=False), fresh, "zero-shot")
+            before = episodes(parts.agent(supervised=False), fresh, "zero-shot") if args.zero_shot else []
             taught = episodes(parts.agent(), train, "train")
             after = episodes(parts.agent(supervised=False), fresh, "after")
             parts.close()
@@ -154,7 +154,7 @@ def _learn(args, console) -> dict:
                 "train": taught,
                 "fresh_before": before,
                 "fresh_after": after,
-                "zero_shot": rate(before),
+                "zero_shot": rate(before) if before else None,
                 "after_training": rate(after),
             }
             if args.out:
@@ -164,7 +164,8 @@ def _learn(args, console) -> dict:
     for col in ("family", "fresh", "zero-shot", "after"):
         table.add_column(col)
     for family, r in results["families"].items():
-        table.add_row(family, str(len(r["fresh_after"])), f"{r['zero_shot']:.0%}", f"{r['after_training']:.0%}")
+        zero = "–" if r["zero_shot"] is None else f"{r['zero_shot']:.0%}"
+        table.add_row(family, str(len(r["fresh_after"])), zero, f"{r['after_training']:.0%}")
     console.print(table)
     return results
 
@@ -211,6 +212,12 @@ def main() -> int:
     parser.add_argument("--sites", default="", help="comma-separated: library,packages,docs (default all)")
     parser.add_argument("--families", nargs="*", help="only these families")
     parser.add_argument("--train", type=int, default=2, help="learn: supervised episodes per family")
+    parser.add_argument(
+        "--zero-shot",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="learn: run the fresh variants before training too",
+    )
     parser.add_argument("--per-family", type=int, default=0, help="only the first N variants of each family")
     parser.add_argument("--policies", default="random,ranker,model")
     parser.add_argument("--model", default="default")

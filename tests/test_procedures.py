@@ -104,12 +104,14 @@ def test_the_procedure_acts_on_the_new_value_and_the_model_decides_the_rest():
     assert len(fallback.calls) == 2
 
 
-def test_a_rejected_element_is_not_proposed_again():
+def test_a_rejected_element_is_not_proposed_again_but_one_below_the_cut_is():
     fallback = Fallback()
     policy = ProcedurePolicy(_memory(RECORDED), fallback)
     page = _page(_el("1", text="no"), _el("2", text="ok"), _el("3", text="cancel"))
-    without = [c for c in _candidates(page) if c.id != "2"]  # what the loop offers after a rejection
-    decision = policy.decide('Click on the "ok" button.', page, without, [], 0)
+    shown = [c for c in _candidates(page) if c.id != "2"]  # the ranker cut it: the page still has it
+    assert policy.decide('Click on the "ok" button.', page, shown, [], 0).action == Action("CLICK", "2")
+    # rejected: the loop asks again on the same page without it, and the model decides
+    decision = policy.decide('Click on the "ok" button.', page, shown, [], 0)
     assert fallback.calls and decision.action == Action("CLICK", "1")
 
 
@@ -117,7 +119,7 @@ def test_a_value_the_instruction_does_not_hold_is_never_typed():
     box = Target(tag="input", role="textbox", name="q")
     recorded = Workflow('Search for "apples".', "u", (WorkflowStep("TYPE", "red apples", box),))
     fallback = Fallback()
-    page = _page(_el("1", tag="input", role="textbox", attributes=(("name", "q"),)), _el("2", text="Go"))
+    page = _page(_el("1", tag="input", role="textbox", editable=True, attributes=(("name", "q"),)), _el("2", text="Go"))
     ProcedurePolicy(_memory(recorded), fallback).decide('Search for "pears".', page, _candidates(page), [], 0)
     # the step is known (TYPE into the box), its value is not the instruction's: the model types,
     # offered only TYPE and the text fields

@@ -17,13 +17,14 @@ The values are swapped into the steps' arguments and targets (matching case, so
 "Title" becomes "Author"); a target whose words changed loses the identifying
 fields that did not (its old link or `id` would point at the old value). Step k
 of the new episode is then the procedure's step k, located on the page — only
-where that is sound: the element must be among the offered candidates (so one
-the supervisor rejected is not proposed again), a typed value must be one the
-new instruction allows (values never come from another episode), a chosen
-option must be the element's, and a STOP answer must be on the page. Anything
-else, and every step past the procedure's end, is decided by the model, as it
-would decide without procedures; a step whose target was not found is offered
-to it with only that step's verb and the candidates of the target's kind.
+where that is sound: the element must not be one the supervisor just rejected
+(it may lie below the ranker's cut: the page is searched, not the shown
+candidates), a typed value must be one the new instruction allows (values never
+come from another episode), a chosen option must be the element's, and a STOP
+answer must be on the page. Anything else, and every step past the procedure's
+end, is decided by the model, as it would decide without procedures; a step
+whose target was not found is offered to it with only that step's verb and the
+candidates of the target's kind that the verb can act on.
 
 Procedures are read from the store (successful episodes that a supervisor
 confirmed or corrected steps of) and grow as supervised episodes succeed; they
@@ -32,12 +33,13 @@ are memory, so `--no-memory` (zero-shot) leaves them out.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 
-from webagent.actions import Action, page_texts
+from webagent.actions import VERBS, Action, page_texts
 from webagent.agent import EpisodeContext, EpisodeResult, Observer
 from webagent.browser.observation import Observation
 from webagent.candidates import Candidate
@@ -184,7 +186,8 @@ class ProcedureMemory(Observer):
             | {"observation": {"target": s.target()}}
             for s in result.steps
         ]
-        self.add(from_steps(context.instruction, rows, source=f"episode {context.episode_id}"))
+        with contextlib.suppress(DataError):  # no step ran without error: nothing to repeat
+            self.add(from_steps(context.instruction, rows, source=f"episode {context.episode_id}"))
 
 
 class ProcedurePolicy(BasePolicy):
@@ -199,6 +202,7 @@ class ProcedurePolicy(BasePolicy):
         self.memory = fallback.memory
         self.config = getattr(fallback, "config", None)
         self._found: tuple[str, list[Procedure]] = ("", [])
+        self._proposed: tuple[Observation | None, list[Action]] = (None, [])  # on this page, since rejected
 
     @property
     def version(self) -> str:
@@ -220,29 +224,32 @@ class ProcedurePolicy(BasePolicy):
     ) -> Decision:
         if self._found[0] != instruction or not history:  # a new episode looks them up again
             self._found = (instruction, self.procedures.find(instruction))
+        if self._proposed[0] is not observation:  # the loop asks again on the same page after a rejection
+            self._proposed = (observation, [])
+        rejected = self._proposed[1]
         index = len(history)
         narrowed = None
         for procedure in self._found[1]:
             if index >= len(procedure.steps):
                 continue
             step = procedure.steps[index]
-            action, why = _sound(step, instruction, observation, candidates)
-            if action is not None:
+            action, why = _sound(step, instruction, observation)
+            if action is not None and action not in rejected:
+                rejected.append(action)
                 source = procedure.workflow.source
                 return Decision(action, 1.0, raw_output=action.to_dsl(), prompt=f"procedure of {source}: {why}")
             if narrowed is None and step.target is not None and step.verb in observation.verbs:
                 narrowed = step
         if narrowed is not None:  # the step is known, its element is not: the model picks among that kind
-            shown = [c for c in candidates if narrowed.target.same_kind(c.element)]
+            accepts = VERBS[narrowed.verb].accepts
+            shown = [c for c in candidates if narrowed.target.same_kind(c.element) and accepts(c.element)]
             if shown:
                 only = replace(observation, verbs=(narrowed.verb,))
                 return self.fallback.decide(instruction, only, shown, history, seed)
         return self.fallback.decide(instruction, observation, candidates, history, seed)
 
 
-def _sound(
-    step: WorkflowStep, instruction: str, observation: Observation, candidates: Sequence[Candidate]
-) -> tuple[Action | None, str]:
+def _sound(step: WorkflowStep, instruction: str, observation: Observation) -> tuple[Action | None, str]:
     """The step's action on this page, and how it was found; (None, why not) when it is not sound here."""
     if step.verb not in observation.verbs:
         return None, f"{step.verb} is not offered"
@@ -251,8 +258,8 @@ def _sound(
         match = locate(step.target, observation)
         if match.element is None:
             return None, match.why
-        if all(c.id != match.element.id for c in candidates):
-            return None, f"[{match.element.id}] is not among the candidates"
+        if not VERBS[step.verb].accepts(match.element):
+            return None, f"{step.verb} cannot act on [{match.element.id}]"
         element = match.element
     argument = step.argument
     if argument is not None and not re.search(PLACEHOLDER, argument):
