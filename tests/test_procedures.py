@@ -15,7 +15,7 @@ from webagent.policy import BasePolicy, Decision
 from webagent.procedures import ProcedureMemory, ProcedurePolicy, instantiate, slots, swap
 from webagent.settings import AgentSettings, MemorySettings
 from webagent.store import Store
-from webagent.workflows import Target, Workflow, WorkflowStep
+from webagent.workflows import Target, Workflow, WorkflowStep, answer_source
 
 # -- the values two wordings differ in (pure) ------------------------------------------------
 
@@ -27,6 +27,11 @@ def test_two_wordings_that_differ_in_values_give_the_values():
     }
     assert slots("Enter 03/12/2016 as the date.", "Enter 11/02/2011 as the date.") == {"03/12/2016": "11/02/2011"}
     assert slots("Click the button.", "Click the button.") == {}
+    # a password the agent typed is masked in the instruction it recorded; the new one brings its own
+    assert slots('Log in as "ana" with "{PASSWORD}".', 'Log in as "ben" with "ben-9520".') == {
+        "ana": "ben",
+        "{PASSWORD}": "ben-9520",
+    }
 
 
 def test_another_wording_or_a_longer_list_is_not_the_same_task():
@@ -73,7 +78,7 @@ def _el(id_, tag="button", **kw) -> Element:
 
 
 def _page(*elements) -> Observation:
-    return Observation("http://example.test/", "t", tuple(elements), verbs=("CLICK", "TYPE", "SELECT"))
+    return Observation("http://example.test/", "t", tuple(elements), verbs=("CLICK", "TYPE", "SELECT", "STOP"))
 
 
 def _candidates(observation):
@@ -162,3 +167,18 @@ def test_supervised_episodes_teach_a_task_the_model_fails(tmp_path, browser, min
     reopened = assemble(settings, Store(tmp_path / "p.db"), model=default_model, ranker=ranker)
     assert len(reopened.procedures) == 3  # read back from the store
     assert after >= before + 2 and after >= 5, (before, after)
+
+
+def test_a_question_asked_again_is_answered_from_the_new_page():
+    def row(title, isbn):
+        return (_el(f"t{isbn}", tag="a", role="link", text=title), _el(f"i{isbn}", tag="td", role="cell", text=isbn))
+
+    before = _page(*row("The Frozen Mirror", "978-1"), *row("The Distant Meadow", "978-2"))
+    source = answer_source(before, "978-2", 'What is the ISBN of the book "The Distant Meadow"?')
+    assert source is not None and source.anchor.text == "The Distant Meadow" and source.offset == 1
+    stop = WorkflowStep("STOP", "978-2", None, source)
+    recorded = Workflow('What is the ISBN of the book "The Distant Meadow"?', "u", (stop,))
+    after = _page(*row("The Distant Meadow", "978-2"), *row("The Hidden Forest", "978-3"))
+    question = 'What is the ISBN of the book "The Hidden Forest"?'
+    decision = ProcedurePolicy(_memory(recorded), Fallback()).decide(question, after, _candidates(after), [], 0)
+    assert decision.action == Action("STOP", None, "978-3")  # not the recorded answer

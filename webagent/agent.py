@@ -36,7 +36,7 @@ from webagent.policy import Decision, Policy
 from webagent.secrets import Secrets
 from webagent.settings import LoopSettings
 from webagent.supervision import Proposal, Supervisor, Verdict
-from webagent.workflows import Target
+from webagent.workflows import Target, answer_source
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,14 @@ class Step:
         element = self.observation.find(self.action.element_id) if self.action.element_id is not None else None
         return asdict(Target.of(element)) if element is not None else None
 
-    def row(self, seed: int) -> dict:
+    def answer_source(self, instruction: str) -> dict | None:
+        """Where a STOP answer was read on the page (webagent.workflows.answer_source)."""
+        if self.action.verb != "STOP" or not self.action.argument:
+            return None
+        source = answer_source(self.observation, self.action.argument, instruction)
+        return asdict(source) if source is not None else None
+
+    def row(self, seed: int, instruction: str = "") -> dict:
         """The step as the store keeps it; text typed into a password field is masked."""
         shown = masked(self.action, self.candidates)
         secret = shown != self.action.to_dsl()
@@ -98,6 +105,7 @@ class Step:
                 "elements": len(self.observation.elements),
                 "last_error": self.observation.last_error,
                 "target": self.target(),
+                "answer_source": self.answer_source(instruction),
             },
             "cleaned_html": self.observation.html,
             "action": shown,

@@ -48,9 +48,9 @@ from webagent.kinds import Outcome
 from webagent.policy import BasePolicy, Decision, Policy, instruction_spans
 from webagent.secrets import PLACEHOLDER
 from webagent.store import Store
-from webagent.workflows import IDENTIFYING, Target, Workflow, WorkflowStep, from_steps, locate
+from webagent.workflows import IDENTIFYING, Target, Workflow, WorkflowStep, from_steps, locate, read_answer
 
-_TOKEN = re.compile(r"\w(?:[\w/@.:'-]*\w)?|[^\w\s]")
+_TOKEN = re.compile(rf"{PLACEHOLDER}|\w(?:[\w/@.:'-]*\w)?|[^\w\s]")  # a secret's {{NAME}} is one word
 FIXED_SHARE = 0.5  # at least this share of an instruction's tokens must be the same words in both
 LOADED = 500  # the latest successful supervised episodes read from the store
 
@@ -84,7 +84,7 @@ def slots(recorded: str, new: str) -> dict[str, str] | None:
 
 
 def _punctuation(tokens: Sequence[str]) -> list[str]:
-    return [t for t in tokens if not t[0].isalnum() and t[0] != "_"]
+    return [t for t in tokens if len(t) == 1 and not t.isalnum() and t != "_"]
 
 
 def swap(text: str, mapping: dict[str, str]) -> str:
@@ -124,6 +124,7 @@ def instantiate(workflow: Workflow, mapping: dict[str, str]) -> Workflow:
             step.verb,
             swap(step.argument, mapping) if step.argument is not None else None,
             _swap_target(step.target, mapping) if step.target is not None else None,
+            replace(step.answer, anchor=_swap_target(step.answer.anchor, mapping)) if step.answer else None,
         )
         for step in workflow.steps
     )
@@ -183,7 +184,7 @@ class ProcedureMemory(Observer):
             return
         rows = [
             {"idx": s.index, "url": s.observation.url, "error": s.error, "action": s.action.to_dsl()}
-            | {"observation": {"target": s.target()}}
+            | {"observation": {"target": s.target(), "answer_source": s.answer_source(context.instruction)}}
             for s in result.steps
         ]
         with contextlib.suppress(DataError):  # no step ran without error: nothing to repeat
@@ -261,6 +262,11 @@ def _sound(step: WorkflowStep, instruction: str, observation: Observation) -> tu
         if not VERBS[step.verb].accepts(match.element):
             return None, f"{step.verb} cannot act on [{match.element.id}]"
         element = match.element
+    if step.answer is not None:  # the question again: its answer is read from this page
+        answer, why = read_answer(step.answer, observation)
+        if answer is None or not any(answer in text for text in page_texts(observation.elements)):
+            return None, why
+        return Action("STOP", None, answer), why
     argument = step.argument
     if argument is not None and not re.search(PLACEHOLDER, argument):
         if step.verb == "TYPE" and argument not in instruction_spans(instruction):

@@ -31,7 +31,7 @@ class StepRecorder(Observer):
     def step_done(self, context: EpisodeContext, step: Step) -> None:
         step_id = None
         if context.episode_id is not None:
-            step_id = self.store.record_step(context.episode_id, step.row(context.seed))
+            step_id = self.store.record_step(context.episode_id, step.row(context.seed, context.instruction))
             if self.store.secrets.version != self._secrets_seen:  # a value just became secret
                 self.store.redact_episode(context.episode_id)
         self._secrets_seen = self.store.secrets.version

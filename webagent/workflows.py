@@ -134,6 +134,54 @@ def locate(target: Target, observation: Observation) -> Match:
     return Match(element, f"matched {target.describe()} as [{element.id}] (score {best:g})")
 
 
+ANSWER_REACH = 12  # how many texts before an answer its anchor may be
+
+
+@dataclass(frozen=True)
+class AnswerSource:
+    """Where a STOP answer was read: the visible text `offset` places after `anchor`'s
+    (a row's title and its ISBN cell, a table's "timeout" and its value), so the same
+    question on another page is answered from that page, not with the old answer."""
+
+    anchor: Target
+    offset: int
+
+
+def _texts(observation: Observation) -> list[Element]:
+    return [el for el in observation.elements if el.visible and el.text.strip()]
+
+
+def answer_source(observation: Observation, answer: str, instruction: str) -> AnswerSource | None:
+    """The nearest text before `answer`'s on the page that shares a word with the
+    instruction, as an anchor (None: the answer is no element's whole text, or nothing
+    before it names what was asked)."""
+    texts = _texts(observation)
+    at = next((i for i, el in enumerate(texts) if " ".join(el.text.split()) == answer), None)
+    if at is None:
+        return None
+    asked = {w for w in tokenize(instruction) if len(w) > 2} - _COMMON
+    for back in range(1, min(at, ANSWER_REACH) + 1):
+        anchor = texts[at - back]
+        if asked & set(tokenize(anchor.text)):
+            return AnswerSource(Target.of(anchor), back)
+    return None
+
+
+def read_answer(source: AnswerSource, observation: Observation) -> tuple[str | None, str]:
+    """The text `source` points at on this page, and how it was found (None, why not)."""
+    texts = _texts(observation)
+    match = locate(source.anchor, Observation(observation.url, observation.title, tuple(texts)))
+    if match.element is None:
+        return None, match.why
+    at = next(i for i, el in enumerate(texts) if el.id == match.element.id) + source.offset
+    if at >= len(texts):
+        return None, f"nothing {source.offset} texts after [{match.element.id}]"
+    return " ".join(texts[at].text.split()), f"read {source.offset} after [{match.element.id}]"
+
+
+_COMMON = {"the", "and", "what", "which", "who", "for", "with", "from", "has", "have", "page", "this", "that"}
+
+
 @dataclass(frozen=True)
 class WorkflowStep:
     """One action: its verb and argument as recorded, and what it acted on."""
@@ -141,6 +189,7 @@ class WorkflowStep:
     verb: str
     argument: str | None = None
     target: Target | None = None  # None for verbs without an element (PRESS, SCROLL, BACK, STOP)
+    answer: AnswerSource | None = None  # STOP "answer": where on the page the answer was read
 
     def action(self, element_id: str | None) -> Action:
         return Action(self.verb, element_id if self.target is not None else None, self.argument)
@@ -192,14 +241,22 @@ class Workflow:
 _TARGET_FIELDS = {f.name for f in fields(Target)}
 
 
+def _target(raw: dict) -> Target:
+    unknown = set(raw) - _TARGET_FIELDS
+    if unknown or "tag" not in raw:
+        raise ValueError(f"a step's target has {sorted(unknown) or 'no tag'}")
+    return Target(**{k: str(v) for k, v in raw.items()})
+
+
 def _step(raw: dict) -> WorkflowStep:
     target = raw.get("target")
     if target is not None:
-        unknown = set(target) - _TARGET_FIELDS
-        if unknown or "tag" not in target:
-            raise ValueError(f"a step's target has {sorted(unknown) or 'no tag'}")
-        target = Target(**{k: str(v) for k, v in target.items()})
-    step = WorkflowStep(str(raw["verb"]), None if raw.get("argument") is None else str(raw["argument"]), target)
+        target = _target(target)
+    answer = raw.get("answer")
+    if answer is not None:
+        answer = AnswerSource(_target(answer["anchor"]), int(answer["offset"]))
+    argument = None if raw.get("argument") is None else str(raw["argument"])
+    step = WorkflowStep(str(raw["verb"]), argument, target, answer)
     parse_action(step.action("0").to_dsl())  # a verb that is unknown, or lacks its element or argument, fails here
     return step
 
@@ -218,7 +275,9 @@ def from_steps(instruction: str, steps: Sequence[dict], source: str = "") -> Wor
         argument = action.argument
         if target and target.get("input_type") == "password" and argument and set(argument) == {"•"}:
             argument = placeholder(TYPED_NAME)  # stored masked: given again with --secret PASSWORD=...
-        kept.append(WorkflowStep(action.verb, argument, Target(**target) if target else None))
+        source = (row.get("observation") or {}).get("answer_source")
+        answer = AnswerSource(Target(**source["anchor"]), source["offset"]) if source else None
+        kept.append(WorkflowStep(action.verb, argument, Target(**target) if target else None, answer))
     if not kept:
         raise DataError("the episode has no step that ran without error")
     return Workflow(instruction, steps[0]["url"], tuple(kept), source)
@@ -263,6 +322,16 @@ class WorkflowPolicy(BasePolicy):
         if index >= len(self.workflow.steps):
             return self._logged(index, "end", Decision(Action("STOP"), 1.0, "workflow: every step done"))
         step = self.workflow.steps[index]
+        if step.answer is not None:  # the question asked again: the answer is read from this page
+            answer, why = read_answer(step.answer, observation)
+            if answer is not None:
+                decision = Decision(Action("STOP", None, answer), 1.0, f"workflow step {index + 1}: {why}")
+                return self._logged(index, "matched", decision)
+            if self.fallback is None:
+                raise ActionError(f"workflow step {index + 1} ({step.describe()}): {why}")
+            narrowed = replace(observation, verbs=("STOP",))
+            decision = self.fallback.decide(instruction, narrowed, candidates, history, seed)
+            return self._logged(index, "fallback", decision, why=why)
         if step.target is None:
             return self._logged(index, "matched", Decision(step.action(None), 1.0, f"workflow step {index + 1}"))
         match = locate(step.target, observation)
