@@ -15,7 +15,7 @@ from webagent.policy import BasePolicy, Decision
 from webagent.procedures import ProcedureMemory, ProcedurePolicy, instantiate, slots, swap
 from webagent.settings import AgentSettings, MemorySettings
 from webagent.store import Store
-from webagent.workflows import Target, Workflow, WorkflowStep, answer_source
+from webagent.workflows import Target, Workflow, WorkflowStep, anchor_of, answer_source
 
 # -- the values two wordings differ in (pure) ------------------------------------------------
 
@@ -175,10 +175,40 @@ def test_a_question_asked_again_is_answered_from_the_new_page():
 
     before = _page(*row("The Frozen Mirror", "978-1"), *row("The Distant Meadow", "978-2"))
     source = answer_source(before, "978-2", 'What is the ISBN of the book "The Distant Meadow"?')
-    assert source is not None and source.anchor.text == "The Distant Meadow" and source.offset == 1
+    assert source is not None and source.target.text == "The Distant Meadow" and source.offset == 1
     stop = WorkflowStep("STOP", "978-2", None, source)
     recorded = Workflow('What is the ISBN of the book "The Distant Meadow"?', "u", (stop,))
     after = _page(*row("The Distant Meadow", "978-2"), *row("The Hidden Forest", "978-3"))
     question = 'What is the ISBN of the book "The Hidden Forest"?'
     decision = ProcedurePolicy(_memory(recorded), Fallback()).decide(question, after, _candidates(after), [], 0)
     assert decision.action == Action("STOP", None, "978-3")  # not the recorded answer
+
+
+def test_an_element_that_names_nothing_is_found_from_the_text_near_it():
+    """social-media: the menu icon of the post by @user has no text; the name before it does."""
+
+    def post(user):
+        return (_el(f"u{user}", tag="span", role="", text=f"@{user}"), _el(f"m{user}", tag="span", role=""))
+
+    before = _page(*post("enim"), *post("chas"))
+    instruction = 'For the user @chas, click on the "Mute" button.'
+    near = anchor_of(before, "mchas", instruction)
+    assert near is not None and near.target.text == "@chas" and near.offset == 1
+    icon = Target(tag="span")
+    recorded = Workflow(instruction, "u", (WorkflowStep("CLICK", None, icon, near=near),))
+    after = _page(*post("chas"), *post("nulla"), *post("enim"))
+    policy = ProcedurePolicy(_memory(recorded), Fallback())
+    decision = policy.decide('For the user @nulla, click on the "Mute" button.', after, _candidates(after), [], 0)
+    assert decision.action == Action("CLICK", "mnulla")
+
+
+def test_an_element_is_found_by_the_new_value_its_text_holds():
+    """email-inbox: the row of the e-mail by a sender; its preview differs on every page."""
+    row = Target(tag="div", role="", text="Felipa Arcu. Ipsum nulla aug..")
+    recorded = Workflow("Find the email by Felipa and open it.", "u", (WorkflowStep("CLICK", None, row),))
+    inbox = _el("0", tag="div", role="", text="Celle Augue. Et sit.. Jon Lorem. Nisl..")
+    rows = (_el("1", tag="div", role="", text="Celle Augue. Et sit.."), _el("2", tag="div", role="", text="Jon Lorem."))
+    after = _page(inbox, *rows)
+    policy = ProcedurePolicy(_memory(recorded), Fallback())
+    decision = policy.decide("Find the email by Celle and open it.", after, _candidates(after), [], 0)
+    assert decision.action == Action("CLICK", "1")  # the row, not the inbox around it

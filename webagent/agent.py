@@ -36,7 +36,7 @@ from webagent.policy import Decision, Policy
 from webagent.secrets import Secrets
 from webagent.settings import LoopSettings
 from webagent.supervision import Proposal, Supervisor, Verdict
-from webagent.workflows import Target, answer_source
+from webagent.workflows import Target, anchor_of, answer_source
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,13 @@ class Step:
         source = answer_source(self.observation, self.action.argument, instruction)
         return asdict(source) if source is not None else None
 
+    def near(self, instruction: str) -> dict | None:
+        """The text near the element acted on that names what was asked (webagent.workflows.anchor_of)."""
+        if self.action.element_id is None:
+            return None
+        anchor = anchor_of(self.observation, self.action.element_id, instruction)
+        return asdict(anchor) if anchor is not None else None
+
     def row(self, seed: int, instruction: str = "") -> dict:
         """The step as the store keeps it; text typed into a password field is masked."""
         shown = masked(self.action, self.candidates)
@@ -106,6 +113,7 @@ class Step:
                 "last_error": self.observation.last_error,
                 "target": self.target(),
                 "answer_source": self.answer_source(instruction),
+                "near": self.near(instruction),
             },
             "cleaned_html": self.observation.html,
             "action": shown,

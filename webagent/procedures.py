@@ -40,15 +40,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 
 from webagent.actions import VERBS, Action, page_texts
-from webagent.agent import EpisodeContext, EpisodeResult, Observer
-from webagent.browser.observation import Observation
+from webagent.agent import EpisodeContext, EpisodeResult, Observer, Step
+from webagent.browser.observation import Element, Observation
 from webagent.candidates import Candidate
 from webagent.errors import DataError
 from webagent.kinds import Outcome
 from webagent.policy import BasePolicy, Decision, Policy, instruction_spans
 from webagent.secrets import PLACEHOLDER
 from webagent.store import Store
-from webagent.workflows import IDENTIFYING, Target, Workflow, WorkflowStep, from_steps, locate, read_answer
+from webagent.workflows import (
+    IDENTIFYING,
+    Anchor,
+    Target,
+    Workflow,
+    WorkflowStep,
+    follow,
+    from_steps,
+    locate,
+    read_answer,
+)
 
 _TOKEN = re.compile(rf"{PLACEHOLDER}|\w(?:[\w/@.:'-]*\w)?|[^\w\s]")  # a secret's {{NAME}} is one word
 FIXED_SHARE = 0.5  # at least this share of an instruction's tokens must be the same words in both
@@ -117,6 +127,10 @@ def _swap_target(target: Target, mapping: dict[str, str]) -> Target:
     return replace(target, **changed)
 
 
+def _swap_anchor(anchor: Anchor | None, mapping: dict[str, str]) -> Anchor | None:
+    return replace(anchor, target=_swap_target(anchor.target, mapping)) if anchor is not None else None
+
+
 def instantiate(workflow: Workflow, mapping: dict[str, str]) -> Workflow:
     """The workflow with its values swapped for `mapping`'s (see `swap`)."""
     steps = tuple(
@@ -124,7 +138,8 @@ def instantiate(workflow: Workflow, mapping: dict[str, str]) -> Workflow:
             step.verb,
             swap(step.argument, mapping) if step.argument is not None else None,
             _swap_target(step.target, mapping) if step.target is not None else None,
-            replace(step.answer, anchor=_swap_target(step.answer.anchor, mapping)) if step.answer else None,
+            _swap_anchor(step.answer, mapping),
+            _swap_anchor(step.near, mapping),
         )
         for step in workflow.steps
     )
@@ -184,11 +199,15 @@ class ProcedureMemory(Observer):
             return
         rows = [
             {"idx": s.index, "url": s.observation.url, "error": s.error, "action": s.action.to_dsl()}
-            | {"observation": {"target": s.target(), "answer_source": s.answer_source(context.instruction)}}
+            | {"observation": {"target": s.target()} | _found_by(s, context.instruction)}
             for s in result.steps
         ]
         with contextlib.suppress(DataError):  # no step ran without error: nothing to repeat
             self.add(from_steps(context.instruction, rows, source=f"episode {context.episode_id}"))
+
+
+def _found_by(step: Step, instruction: str) -> dict:
+    return {"answer_source": step.answer_source(instruction), "near": step.near(instruction)}
 
 
 class ProcedurePolicy(BasePolicy):
@@ -234,7 +253,7 @@ class ProcedurePolicy(BasePolicy):
             if index >= len(procedure.steps):
                 continue
             step = procedure.steps[index]
-            action, why = _sound(step, instruction, observation)
+            action, why = _sound(step, instruction, observation, tuple(procedure.mapping.values()))
             if action is not None and action not in rejected:
                 rejected.append(action)
                 source = procedure.workflow.source
@@ -250,20 +269,54 @@ class ProcedurePolicy(BasePolicy):
         return self.fallback.decide(instruction, observation, candidates, history, seed)
 
 
-def _sound(step: WorkflowStep, instruction: str, observation: Observation) -> tuple[Action | None, str]:
+def _holding(target: Target, values: Sequence[str], page: Observation) -> Element | None:
+    """The element of the target's kind whose text holds every new value the target's
+    text was given, nearest the recorded text's length (an e-mail's row, not the inbox
+    around it); None when there is none or two fit as well."""
+    wanted = [v for v in values if v and v.lower() in target.text.lower()]
+    if not wanted:
+        return None
+    holding = [
+        el for el in page.actionable if target.same_kind(el) and all(v.lower() in el.text.lower() for v in wanted)
+    ]
+    holding.sort(key=lambda el: abs(len(el.text) - len(target.text)))
+    if not holding or (len(holding) > 1 and len(holding[0].text) == len(holding[1].text)):
+        return None
+    return holding[0]
+
+
+def _find(target: Target, values: Sequence[str], page: Observation) -> tuple[Element | None, str]:
+    """The target on the page: as a workflow locates it, else by the values its text holds."""
+    match = locate(target, page)
+    if match.element is not None:
+        return match.element, match.why
+    element = _holding(target, values, page)
+    return element, (f"[{element.id}] holds {', '.join(values)}" if element is not None else match.why)
+
+
+def _sound(
+    step: WorkflowStep, instruction: str, observation: Observation, values: Sequence[str]
+) -> tuple[Action | None, str]:
     """The step's action on this page, and how it was found; (None, why not) when it is not sound here."""
     if step.verb not in observation.verbs:
         return None, f"{step.verb} is not offered"
     element = None
+
+    def anchor(target: Target, page: Observation) -> Element | None:
+        return _find(target, values, page)[0]
+
     if step.target is not None:
-        match = locate(step.target, observation)
-        if match.element is None:
-            return None, match.why
-        if not VERBS[step.verb].accepts(match.element):
-            return None, f"{step.verb} cannot act on [{match.element.id}]"
-        element = match.element
+        element, why = _find(step.target, values, observation)
+        if element is None and step.near is not None:  # found from the text near it
+            element, why = follow(step.near, observation, anchor)
+            if element is not None and not step.target.same_kind(element):
+                element, why = None, f"[{element.id}] is not {step.target.describe()}"
+        if element is None:
+            return None, why
+        if not VERBS[step.verb].accepts(element):
+            return None, f"{step.verb} cannot act on [{element.id}]"
     if step.answer is not None:  # the question again: its answer is read from this page
-        answer, why = read_answer(step.answer, observation)
+        answer, why = read_answer(step.answer, observation, anchor)
         if answer is None or not any(answer in text for text in page_texts(observation.elements)):
             return None, why
         return Action("STOP", None, answer), why

@@ -134,49 +134,64 @@ def locate(target: Target, observation: Observation) -> Match:
     return Match(element, f"matched {target.describe()} as [{element.id}] (score {best:g})")
 
 
-ANSWER_REACH = 12  # how many texts before an answer its anchor may be
+ANCHOR_REACH = 12  # how many elements before the one it finds an anchor may be
 
 
 @dataclass(frozen=True)
-class AnswerSource:
-    """Where a STOP answer was read: the visible text `offset` places after `anchor`'s
-    (a row's title and its ISBN cell, a table's "timeout" and its value), so the same
-    question on another page is answered from that page, not with the old answer."""
+class Anchor:
+    """An element found from a text near it that names what was asked: the visible
+    element `offset` places after `target` in page order (a row's title and its ISBN
+    cell, a table's "timeout" and its value, a user's name and the icon of their
+    post's menu). It finds what names nothing itself, and a STOP answer on a new page."""
 
-    anchor: Target
+    target: Target
     offset: int
 
 
-def _texts(observation: Observation) -> list[Element]:
-    return [el for el in observation.elements if el.visible and el.text.strip()]
+def _visible(observation: Observation) -> list[Element]:
+    return [el for el in observation.elements if el.visible]
 
 
-def answer_source(observation: Observation, answer: str, instruction: str) -> AnswerSource | None:
-    """The nearest text before `answer`'s on the page that shares a word with the
-    instruction, as an anchor (None: the answer is no element's whole text, or nothing
-    before it names what was asked)."""
-    texts = _texts(observation)
-    at = next((i for i, el in enumerate(texts) if " ".join(el.text.split()) == answer), None)
+def anchor_of(observation: Observation, element_id: str, instruction: str) -> Anchor | None:
+    """The nearest visible text before the element that shares a word with the
+    instruction, as its anchor (None: nothing near it names what was asked)."""
+    shown = _visible(observation)
+    at = next((i for i, el in enumerate(shown) if el.id == element_id), None)
     if at is None:
         return None
     asked = {w for w in tokenize(instruction) if len(w) > 2} - _COMMON
-    for back in range(1, min(at, ANSWER_REACH) + 1):
-        anchor = texts[at - back]
-        if asked & set(tokenize(anchor.text)):
-            return AnswerSource(Target.of(anchor), back)
+    for back in range(1, min(at, ANCHOR_REACH) + 1):
+        anchor = shown[at - back]
+        if anchor.text.strip() and asked & set(tokenize(anchor.text)):
+            return Anchor(Target.of(anchor), back)
     return None
 
 
-def read_answer(source: AnswerSource, observation: Observation) -> tuple[str | None, str]:
-    """The text `source` points at on this page, and how it was found (None, why not)."""
-    texts = _texts(observation)
-    match = locate(source.anchor, Observation(observation.url, observation.title, tuple(texts)))
-    if match.element is None:
-        return None, match.why
-    at = next(i for i, el in enumerate(texts) if el.id == match.element.id) + source.offset
-    if at >= len(texts):
-        return None, f"nothing {source.offset} texts after [{match.element.id}]"
-    return " ".join(texts[at].text.split()), f"read {source.offset} after [{match.element.id}]"
+def answer_source(observation: Observation, answer: str, instruction: str) -> Anchor | None:
+    """Where a STOP answer was read: the anchor of the element whose whole text it is."""
+    element = next((el for el in _visible(observation) if " ".join(el.text.split()) == answer), None)
+    return anchor_of(observation, element.id, instruction) if element is not None else None
+
+
+def follow(anchor: Anchor, observation: Observation, find=None) -> tuple[Element | None, str]:
+    """The element `anchor` points at on this page, and how it was found (None, why not).
+    `find(target, page)` locates the anchor's text (default: `locate`)."""
+    shown = _visible(observation)
+    page = Observation(observation.url, observation.title, tuple(shown))
+    found = find(anchor.target, page) if find is not None else locate(anchor.target, page).element
+    if found is None:
+        return None, f"no anchor {anchor.target.describe()} on the page"
+    at = next(i for i, el in enumerate(shown) if el.id == found.id) + anchor.offset
+    if at >= len(shown):
+        return None, f"nothing {anchor.offset} after [{found.id}]"
+    return shown[at], f"{anchor.offset} after [{found.id}]"
+
+
+def read_answer(anchor: Anchor, observation: Observation, find=None) -> tuple[str | None, str]:
+    """The text an answer's anchor points at on this page (None, why not)."""
+    element, why = follow(anchor, observation, find)
+    text = " ".join(element.text.split()) if element is not None else ""
+    return (text, f"read {why}") if text else (None, why)
 
 
 _COMMON = {"the", "and", "what", "which", "who", "for", "with", "from", "has", "have", "page", "this", "that"}
@@ -189,7 +204,8 @@ class WorkflowStep:
     verb: str
     argument: str | None = None
     target: Target | None = None  # None for verbs without an element (PRESS, SCROLL, BACK, STOP)
-    answer: AnswerSource | None = None  # STOP "answer": where on the page the answer was read
+    answer: Anchor | None = None  # STOP "answer": where on the page the answer was read
+    near: Anchor | None = None  # what is near the element, for one that names nothing itself
 
     def action(self, element_id: str | None) -> Action:
         return Action(self.verb, element_id if self.target is not None else None, self.argument)
@@ -248,15 +264,17 @@ def _target(raw: dict) -> Target:
     return Target(**{k: str(v) for k, v in raw.items()})
 
 
+def _anchor(raw: dict | None) -> Anchor | None:
+    return Anchor(_target(raw["target"]), int(raw["offset"])) if raw is not None else None
+
+
 def _step(raw: dict) -> WorkflowStep:
     target = raw.get("target")
     if target is not None:
         target = _target(target)
-    answer = raw.get("answer")
-    if answer is not None:
-        answer = AnswerSource(_target(answer["anchor"]), int(answer["offset"]))
+    answer, near = (_anchor(raw.get(name)) for name in ("answer", "near"))
     argument = None if raw.get("argument") is None else str(raw["argument"])
-    step = WorkflowStep(str(raw["verb"]), argument, target, answer)
+    step = WorkflowStep(str(raw["verb"]), argument, target, answer, near)
     parse_action(step.action("0").to_dsl())  # a verb that is unknown, or lacks its element or argument, fails here
     return step
 
@@ -275,9 +293,9 @@ def from_steps(instruction: str, steps: Sequence[dict], source: str = "") -> Wor
         argument = action.argument
         if target and target.get("input_type") == "password" and argument and set(argument) == {"•"}:
             argument = placeholder(TYPED_NAME)  # stored masked: given again with --secret PASSWORD=...
-        source = (row.get("observation") or {}).get("answer_source")
-        answer = AnswerSource(Target(**source["anchor"]), source["offset"]) if source else None
-        kept.append(WorkflowStep(action.verb, argument, Target(**target) if target else None, answer))
+        seen = row.get("observation") or {}
+        answer, near = (_anchor(seen.get(name)) for name in ("answer_source", "near"))
+        kept.append(WorkflowStep(action.verb, argument, Target(**target) if target else None, answer, near))
     if not kept:
         raise DataError("the episode has no step that ran without error")
     return Workflow(instruction, steps[0]["url"], tuple(kept), source)
