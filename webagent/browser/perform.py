@@ -9,6 +9,7 @@ Runs on the browser's owner thread.
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import TYPE_CHECKING
 
 from webagent.browser.tabs import tabs_of
@@ -213,6 +214,21 @@ def _typed(value: str | None, text: str) -> str | None:
     return f"the field holds {value!r}, not {text!r}"
 
 
+_WRITTEN_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+
+
+def _date_value(text: str) -> str:
+    """What a date field takes (ISO, 2017-10-20) for a date as people write it:
+    10/20/2017, month first, unless the first number cannot be a month (20/10/2017).
+    Anything else is given as it is, and the field says whether it took it."""
+    written = _WRITTEN_DATE.fullmatch(text.strip())
+    if written is None:
+        return text
+    first, second, year = int(written[1]), int(written[2]), written[3]
+    month, day = (first, second) if first <= 12 else (second, first)
+    return f"{year}-{month:02d}-{day:02d}"
+
+
 def _type_by_locator(locator, text: str, timeout_ms: int) -> str | None:
     """Typing through Playwright's locator: fields inside iframes, and inputs that are only filled."""
     handle, error = _ready(locator, timeout_ms, editable=True)
@@ -221,6 +237,8 @@ def _type_by_locator(locator, text: str, timeout_ms: int) -> str | None:
     keyed = handle.evaluate(
         "el => el.isContentEditable || el.tagName === 'TEXTAREA' ? '' : (el.getAttribute('type') || '').toLowerCase()"
     )
+    if keyed == "date":
+        text = _date_value(text)
     if keyed in _KEYED_INPUT_TYPES and text:
         # fill() sets the value at once; the last character is typed as a real key
         # press so that pages listening to key events (autocomplete) react.

@@ -229,10 +229,12 @@ def choose_list(instruction: str, observation: Observation, history: tuple[Actio
 
 
 def enter_date(instruction: str, observation: Observation, history: tuple[Action, ...]) -> Action:
-    """'Enter 10/20/2017 as the date ...': a date field's value (what TYPE fills) is ISO, 2017-10-20."""
+    """'Enter 10/20/2017 as the date ...': typed as written (TYPE gives a date field its ISO form)."""
     month, day, year = match(r"Enter (\d\d)/(\d\d)/(\d{4})", instruction).groups()
     field = find(observation, lambda el: el.input_type == "date", "date field")
-    return fill_then_submit(observation, [(field, f"{year}-{month}-{day}")], "Submit")
+    if field.value != f"{year}-{month}-{day}":  # what the field holds once typed
+        return type_into(field, f"{month}/{day}/{year}")
+    return click(button(observation, "Submit"))
 
 
 def use_autocomplete(instruction: str, observation: Observation, history: tuple[Action, ...]) -> Action:
