@@ -45,6 +45,7 @@ def test_a_swapped_value_keeps_the_case_it_was_written_in():
     assert swap("SORT BY TITLE", {"title": "author"}) == "SORT BY AUTHOR"
     assert swap("/simple/quick-cache/", {"quick-cache": "stone-router"}) == "/simple/stone-router/"
     assert swap("subtitle", {"title": "author"}) == "subtitle"  # whole words only
+    assert swap("{PASSWORD}", {"{PASSWORD}": "cleo-4538"}) == "cleo-4538"  # as the instruction wrote it
 
 
 def test_a_link_to_another_value_forgets_where_the_old_one_went():

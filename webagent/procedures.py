@@ -108,6 +108,8 @@ def swap(text: str, mapping: dict[str, str]) -> str:
 
     def cased(match: re.Match[str]) -> str:
         found, value = match.group(0), lower[match.group(0).lower()]
+        if found in mapping:  # written as the instruction writes it
+            return mapping[found]
         if found.isupper() and len(found) > 1:
             return value.upper()
         if found[:1].isupper() and value[:1].islower():
