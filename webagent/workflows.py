@@ -168,9 +168,11 @@ def anchor_of(observation: Observation, element_id: str, instruction: str) -> An
 
 
 def answer_source(observation: Observation, answer: str, instruction: str) -> Anchor | None:
-    """Where a STOP answer was read: the anchor of the element whose whole text it is."""
-    element = next((el for el in _visible(observation) if " ".join(el.text.split()) == answer), None)
-    return anchor_of(observation, element.id, instruction) if element is not None else None
+    """Where a STOP answer was read: of the elements whose whole text it is (an author's
+    name is also a filter link), the one nearest its anchor."""
+    holding = [el for el in _visible(observation) if " ".join(el.text.split()) == answer]
+    anchors = [a for a in (anchor_of(observation, el.id, instruction) for el in holding) if a is not None]
+    return min(anchors, key=lambda a: a.offset, default=None)
 
 
 def follow(anchor: Anchor, observation: Observation, find=None) -> tuple[Element | None, str]:
