@@ -16,9 +16,12 @@ the two differ only in values:
 The values are swapped into the steps' arguments and targets (matching case, so
 "Title" becomes "Author"); a target whose words changed loses the identifying
 fields that did not (its old link or `id` would point at the old value). Step k
-of the new episode is then the procedure's step k, located on the page — only
-where that is sound: the element must not be one the supervisor just rejected
-(it may lie below the ranker's cut: the page is searched, not the shown
+of the new episode is then the procedure's step k, located on the page (as a
+workflow locates it; failing that, as the element of its kind whose text holds
+the new values, or from the text near it that names what was asked,
+`workflows.Anchor`; a STOP answer is read again where the recorded one was) —
+only where that is sound: the element must not be one the supervisor just
+rejected (it may lie below the ranker's cut: the page is searched, not the shown
 candidates), a typed value must be one the new instruction allows (values never
 come from another episode), a chosen option must be the element's, and a STOP
 answer must be on the page. Anything else, and every step past the procedure's
