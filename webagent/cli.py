@@ -905,7 +905,6 @@ def replay(
     threads: ThreadsOpt = 0,
     adapter: AdapterOpt = "default",
     relabel: RelabelOpt = True,
-    procedures: ProceduresOpt = True,
 ) -> None:
     """Replay Mind2Web steps headless and score them as the paper does; a re-run resumes."""
     from webagent.mind2web.replay import run_replay
@@ -922,7 +921,6 @@ def replay(
             model_version=model_version,
             memory=False,
             relabel=relabel,
-            procedures=procedures,
             dtype=dtype,
             threads=threads,
             adapter=adapter,
