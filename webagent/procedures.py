@@ -43,7 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 
 from webagent.actions import VERBS, Action, page_texts
-from webagent.agent import EpisodeContext, EpisodeResult, Observer, Step
+from webagent.agent import EpisodeContext, EpisodeResult, Observer
 from webagent.browser.observation import Element, Observation
 from webagent.candidates import Candidate
 from webagent.errors import DataError
@@ -52,7 +52,6 @@ from webagent.policy import BasePolicy, Decision, Policy, instruction_spans
 from webagent.secrets import PLACEHOLDER
 from webagent.store import Store
 from webagent.workflows import (
-    IDENTIFYING,
     Anchor,
     Target,
     Workflow,
@@ -125,10 +124,8 @@ def swap(text: str, mapping: dict[str, str]) -> str:
 def _swap_target(target: Target, mapping: dict[str, str]) -> Target:
     changed = {f.name: swap(getattr(target, f.name), mapping) for f in fields(Target) if f.name != "tag"}
     moved = {name for name, value in changed.items() if value != getattr(target, name)}
-    if moved & {"text", "label"}:  # another value's element: what still names the old one goes
-        for name in IDENTIFYING:
-            if name not in moved and name not in ("text", "label", "placeholder"):
-                changed[name] = ""
+    if moved & {"text", "label"}:  # another value's element: its link, id and name still name the old one
+        changed.update({name: "" for name in ("href", "dom_id", "name") if name not in moved})
     return replace(target, **changed)
 
 
@@ -202,17 +199,9 @@ class ProcedureMemory(Observer):
     def episode_done(self, context: EpisodeContext, result: EpisodeResult) -> None:
         if result.outcome != Outcome.SUCCESS or not result.steps:
             return
-        rows = [
-            {"idx": s.index, "url": s.observation.url, "error": s.error, "action": s.action.to_dsl()}
-            | {"observation": {"target": s.target()} | _found_by(s, context.instruction)}
-            for s in result.steps
-        ]
+        rows = [s.row(context.seed, context.instruction) for s in result.steps]  # as the store has them
         with contextlib.suppress(DataError):  # no step ran without error: nothing to repeat
             self.add(from_steps(context.instruction, rows, source=f"episode {context.episode_id}"))
-
-
-def _found_by(step: Step, instruction: str) -> dict:
-    return {"answer_source": step.answer_source(instruction), "near": step.near(instruction)}
 
 
 class ProcedurePolicy(BasePolicy):
@@ -265,12 +254,9 @@ class ProcedurePolicy(BasePolicy):
                 return Decision(action, 1.0, raw_output=action.to_dsl(), prompt=f"procedure of {source}: {why}")
             if narrowed is None and step.target is not None and step.verb in observation.verbs:
                 narrowed = step
-        if narrowed is not None:  # the step is known, its element is not: the model picks among that kind
-            accepts = VERBS[narrowed.verb].accepts
-            shown = [c for c in candidates if narrowed.target.same_kind(c.element) and accepts(c.element)]
-            if shown:
-                only = replace(observation, verbs=(narrowed.verb,))
-                return self.fallback.decide(instruction, only, shown, history, seed)
+        shown = narrowed.offered(candidates) if narrowed is not None else []
+        if shown:  # the step is known, its element is not: the model picks among that kind
+            return self.fallback.decide(instruction, replace(observation, verbs=(narrowed.verb,)), shown, history, seed)
         return self.fallback.decide(instruction, observation, candidates, history, seed)
 
 
@@ -284,8 +270,12 @@ def _holding(target: Target, values: Sequence[str], page: Observation) -> Elemen
     holding = [
         el for el in page.actionable if target.same_kind(el) and all(v.lower() in el.text.lower() for v in wanted)
     ]
-    holding.sort(key=lambda el: abs(len(el.text) - len(target.text)))
-    if not holding or (len(holding) > 1 and len(holding[0].text) == len(holding[1].text)):
+
+    def distance(el: Element) -> int:
+        return abs(len(el.text) - len(target.text))
+
+    holding.sort(key=distance)
+    if not holding or (len(holding) > 1 and distance(holding[0]) == distance(holding[1])):
         return None
     return holding[0]
 

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from webagent.actions import Action, parse_action
+from webagent.actions import VERBS, Action, parse_action
 from webagent.browser.observation import Element, Observation
 from webagent.candidates import Candidate, tokenize
 from webagent.errors import ActionError, DataError, GrammarError
@@ -216,6 +216,14 @@ class WorkflowStep:
         what = f" {self.target.describe()}" if self.target else ""
         return f"{self.verb}{what}" + (f' "{self.argument}"' if self.argument is not None else "")
 
+    def offered(self, candidates: Sequence[Candidate]) -> list[Candidate]:
+        """The candidates a fallback may choose from when the target was not found: those
+        of its kind that the verb can act on (none: the fallback decides unnarrowed)."""
+        if self.target is None:
+            return []
+        accepts = VERBS[self.verb].accepts
+        return [c for c in candidates if self.target.same_kind(c.element) and accepts(c.element)]
+
 
 @dataclass(frozen=True)
 class Workflow:
@@ -360,9 +368,11 @@ class WorkflowPolicy(BasePolicy):
             return self._logged(index, "matched", decision)
         if self.fallback is None:
             raise ActionError(f"workflow step {index + 1} ({step.describe()}): {match.why}")
-        shown = [c for c in candidates if step.target.same_kind(c.element)] or list(candidates)
-        narrowed = replace(observation, verbs=(step.verb,))
-        decision = self.fallback.decide(instruction, narrowed, shown, history, seed)
+        shown = step.offered(candidates)
+        if shown:
+            decision = self.fallback.decide(instruction, replace(observation, verbs=(step.verb,)), shown, history, seed)
+        else:
+            decision = self.fallback.decide(instruction, observation, candidates, history, seed)
         return self._logged(index, "fallback", decision, why=match.why)
 
     def _logged(self, index: int, how: str, decision: Decision, why: str = "") -> Decision:
