@@ -82,9 +82,44 @@ def held_out_site_tasks() -> set[str]:
     return set(seen.values())
 
 
-def collect_sites(top_k: int) -> list[dict]:
-    """Scripted-solution steps on the site suite's training variants. The login family is
-    left out: its instructions carry the (made-up) passwords in clear."""
+def extra_site_tasks(per_family: int) -> list:
+    """More training variants of each family than tasks.jsonl holds: the same generator
+    (webagent.sites.data.tasks) run with other seeds. None repeats a variant of the file,
+    and none shares a value (a title, a package, a page, a column) with its family's
+    held-out variant, so what `measure --per-family 1` evaluates stays unseen."""
+    from collections import Counter
+
+    from webagent.envs.sites import SiteTask, read_site_tasks
+    from webagent.sites.data import load_seed
+    from webagent.sites.data import tasks as generate
+
+    listed = read_site_tasks()
+    held = {t.family: t for t in listed if t.name in held_out_site_tasks()}
+    known = {t.instruction for t in listed}
+    count: Counter = Counter()
+    out = []
+    data = load_seed()
+    for seed in range(1, 60):
+        for r in generate(data, seed):
+            family = r["family"]
+            if family == "login" or count[family] >= per_family or r["instruction"] in known:
+                continue
+            values = {(k, str(v)) for k, v in r["check"].items() if k != "field"}  # field: the family's column
+            if values & {(k, str(v)) for k, v in held[family].check.items()}:
+                continue
+            known.add(r["instruction"])
+            count[family] += 1
+            name = f"{r['site']}/{family}/extra{count[family]}"
+            out.append(SiteTask(name, r["site"], family, r["instruction"], r["start"], r["check"]))
+    return out
+
+
+def collect_sites(top_k: int, extra: int = 0) -> list[dict]:
+    """Scripted-solution steps on the site suite's training variants (and `extra` more per
+    family: extra_site_tasks). The login family is left out: its instructions carry the
+    (made-up) passwords in clear."""
+    from rich.progress import track
+
     from webagent.browser.session import BrowserSession
     from webagent.candidates import HybridRanker
     from webagent.embeddings import Embedder
@@ -95,11 +130,12 @@ def collect_sites(top_k: int) -> list[dict]:
 
     held_out = held_out_site_tasks()
     tasks = [t for t in read_site_tasks() if t.name not in held_out and t.family != "login"]
+    tasks += extra_site_tasks(extra) if extra else []
     model = TransformersModel(dtype="float32", adapter="none")  # only its prompt format is used
     ranker = HybridRanker(Embedder())
     rows: list[dict] = []
     with Suite(default_root()) as suite, BrowserSession() as session:
-        for task in tasks:
+        for task in track(tasks, description="site steps"):
             try:
                 examples = site_examples(session, suite, model, ranker, [task], top_k=top_k)
             except Exception as exc:  # noqa: BLE001 - one task's trouble must not lose the others
@@ -161,6 +197,12 @@ def main() -> None:
         default=True,
         help="add the site suite's training variants (the packaged adapter has them)",
     )
+    parser.add_argument(
+        "--site-extra",
+        type=int,
+        default=10,
+        help="generated training variants per site family beyond tasks.jsonl's (extra_site_tasks)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="the adapter file (default: the packaged one)")
     args = parser.parse_args()
 
@@ -179,12 +221,13 @@ def main() -> None:
         examples_path.write_text(json.dumps({"seeds": list(seeds), "top_k": args.top_k, "examples": rows}))
     if args.sites:
         sites_path = OUT / "site_examples.json"
-        if sites_path.exists():
-            site_rows = json.loads(sites_path.read_text())["examples"]
+        kept = json.loads(sites_path.read_text()) if sites_path.exists() else {}
+        if kept.get("extra", 0) == args.site_extra:
+            site_rows = kept["examples"]
             print(f"{len(site_rows)} site examples from {sites_path}")
         else:
-            site_rows = collect_sites(args.top_k)
-            sites_path.write_text(json.dumps({"top_k": args.top_k, "examples": site_rows}))
+            site_rows = collect_sites(args.top_k, args.site_extra)
+            sites_path.write_text(json.dumps({"top_k": args.top_k, "extra": args.site_extra, "examples": site_rows}))
         rows = rows + site_rows
     if args.collect_only:
         return

@@ -13,6 +13,7 @@ from webagent.actions import (
     action_grammar,
     check_action,
     escape,
+    page_texts,
     parse_action,
     verb_descriptions,
 )
@@ -213,6 +214,25 @@ def test_answer_spans_are_bounded_in_length():
     accepts = _matcher_for(action_grammar([], verbs=("STOP",), page_texts=[text]))
     assert accepts('STOP "w3 w4 w5"') and accepts("STOP")
     assert not accepts('STOP "' + " ".join(f"w{i}" for i in range(MAX_ANSWER_WORDS + 1)) + '"')
+
+
+def test_a_question_is_answered_while_the_page_has_text():
+    accepts = _matcher_for(action_grammar([BUTTON], verbs=("CLICK", "STOP"), page_texts=PAGE, answer_required=True))
+    assert accepts('STOP "4.2.1"') and accepts("CLICK [3]")
+    assert not accepts("STOP")
+    nothing = _matcher_for(action_grammar([BUTTON], verbs=("CLICK", "STOP"), page_texts=(), answer_required=True))
+    assert nothing("STOP")  # no text to answer from: the bare STOP is what is left
+
+
+def test_page_texts_hold_what_fields_show_but_never_a_password():
+    elements = [
+        Element("1", "td", text="ISBN"),
+        Element("2", "input", input_type="text", value="9786022345007", editable=True, interactive=True),
+        Element("3", "input", input_type="password", value="hunter2", editable=True, interactive=True),
+        Element("4", "td", text="hidden", visible=False),
+        Element("5", "input", input_type="text", value="", editable=True, interactive=True),
+    ]
+    assert page_texts(elements) == ["ISBN", "9786022345007"]
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """The default ranker, with the real MiniLM embedder."""
 
 from webagent.browser.observation import Element, Observation
-from webagent.candidates import HybridRanker
+from webagent.candidates import HybridRanker, RankerWeights, untyped_values
 
 
 def _page(*elements: Element) -> Observation:
@@ -72,3 +72,35 @@ def test_a_big_page_embeds_only_the_best_lexical_elements(embedder):
 
     ranked = HybridRanker(Counting(), semantic_limit=64).rank("Export the spreadsheet", observation, [], k=5)
     assert ranked[0].id == "6000" and seen == [65]  # the query and 64 elements
+
+
+def test_untyped_values_are_the_quoted_strings_and_numbers_not_yet_typed():
+    task = 'Add a book titled "The Burning Compass" by Keiko Moreau, published in 2007.'
+    assert untyped_values(task, []) == ["The Burning Compass", "2007"]
+    assert untyped_values(task, ['TYPE [35] "The Burning Compass"', "CLICK [4]"]) == ["2007"]
+    assert untyped_values(task, ['TYPE [35] "The Burning Compass"', 'TYPE [47] "2007"']) == []
+    assert untyped_values("Sort the books by title.", []) == []
+
+
+def test_an_empty_field_moves_up_while_the_task_has_a_value_to_type(embedder):
+    """Django's search box is labelled by an icon ("Search"); for "Search ... for X" the
+    links and checkboxes holding X outrank it on words. The typing prior puts it ahead of
+    the Search button, and once the value is typed it drops back."""
+    page = _page(
+        *(Element(str(i), "a", text=f"The {a} Mirror", interactive=True) for i, a in enumerate(("Broken", "Silent"))),
+        *(
+            Element(f"c{i}", "input", input_type="checkbox", label=f"Select - The {a} Mirror", interactive=True)
+            for i, a in enumerate(("Broken", "Silent", "Frozen"))
+        ),
+        Element("s", "button", text="Search", interactive=True),
+        Element("b", "a", text="Books", interactive=True),
+        Element("f", "input", input_type="text", label="Search", editable=True, interactive=True),
+    )
+    task = 'Search the books for "Mirror".'
+
+    def order(weights: RankerWeights, history=()) -> list[str]:
+        return [c.id for c in HybridRanker(embedder, weights).rank(task, page, list(history), k=8)]
+
+    plain, prior = order(RankerWeights(typing=0.0)), order(RankerWeights())
+    assert plain.index("f") > plain.index("s") and prior.index("f") < prior.index("s")
+    assert order(RankerWeights(), ['TYPE [f] "Mirror"']).index("f") > prior.index("f")

@@ -84,6 +84,12 @@ def test_text_fields(browser, fixture_server):
     assert secret.editable
 
 
+def test_a_label_holding_only_an_icon_names_its_field_by_the_icon_alt(browser, fixture_server):
+    obs = load(browser, fixture_server, "icon_label.html")
+    assert by_dom_id(obs, "searchbar").label == "Search"  # Django admin's search box
+    assert by_dom_id(obs, "plain").label == "Title"
+
+
 def test_checkboxes(browser, fixture_server):
     obs = load(browser, fixture_server, "controls.html")
     agree, news = by_dom_id(obs, "agree"), by_dom_id(obs, "news")

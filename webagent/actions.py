@@ -197,13 +197,16 @@ def action_grammar(
     max_text_chars: int = MAX_TEXT_CHARS,
     verbs: Sequence[str] = BASIC_VERBS,
     page_texts: Sequence[str] = (),
+    answer_required: bool = False,
 ) -> str:
     """A lark grammar (for llguidance) whose language is exactly the valid actions.
 
     With `texts`, TYPE may only type one of them (e.g. spans of the instruction),
     so the agent never types what nobody asked for; otherwise any short text.
     `verbs` are the verbs this step offers; a STOP answer is a span of `page_texts`
-    (the page's visible text), and without any only a bare STOP is possible."""
+    (the page's visible text), and without any only a bare STOP is possible. With
+    `answer_required` (the task asks a question) a bare STOP is not offered while the
+    page has text to answer from."""
     rules: list[str] = []
     alternatives: list[str] = []
     for verb in VERBS.values():
@@ -218,8 +221,9 @@ def action_grammar(
                 rules.append(f"{name}: {_lit(verb.name + ' ' + chr(34))} ({options}) {_lit(chr(34))}")
             else:  # STOP: bare, or with an answer from the page
                 start, answer = answer_rules(page_texts)
-                quoted = f" | {_lit(verb.name + ' ' + chr(34))} {start} {_lit(chr(34))}" if start else ""
-                rules += [f"{name}: {_lit(verb.name)}{quoted}", *answer]
+                quoted = f"{_lit(verb.name + ' ' + chr(34))} {start} {_lit(chr(34))}" if start else ""
+                endings = [quoted] if quoted and answer_required else [_lit(verb.name), quoted]
+                rules += [f"{name}: {' | '.join(e for e in endings if e)}", *answer]
             alternatives.append(name)
             continue
         targets = [el for el in candidates if verb.accepts(el)]
@@ -290,5 +294,15 @@ def check_action(action: Action, candidates: Sequence[Element]) -> None:
 
 
 def page_texts(elements: Sequence[Element]) -> list[str]:
-    """The page's visible text, element by element in page order: what a STOP answer may copy."""
-    return [el.text for el in elements if el.visible and el.text.strip()]
+    """The page's visible text, element by element in page order: what a STOP answer may
+    copy. A text field shows its value (a record's form: the answer is in a field), a
+    password field shows nothing that may be repeated."""
+    out = []
+    for el in elements:
+        if not el.visible:
+            continue
+        if el.text.strip():
+            out.append(el.text)
+        elif el.editable and el.input_type != "password" and el.value.strip():
+            out.append(el.value)
+    return out

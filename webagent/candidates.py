@@ -59,6 +59,22 @@ class RankerWeights:
     lexical: float = 0.5
     semantic: float = 0.4
     interactive: float = 0.15
+    typing: float = 0.15  # empty text fields, while the task holds a value no action has typed yet
+
+
+_QUOTED = re.compile(r'"([^"]*)"')
+_NUMBER = re.compile(r"\b\d[\d/:.-]*\d\b|\b\d\b")
+_TYPED = re.compile(r'^TYPE \[[^\]]*\] "((?:[^"\\]|\\.)*)"')
+
+
+def untyped_values(instruction: str, history: Sequence[str]) -> list[str]:
+    """The task's values (its quoted strings and numbers) that no TYPE in `history` typed:
+    while one is left, the field it goes into is a likely next element even where its
+    label shares no word with the task (a search box labelled by an icon, a form's
+    "Year" field for "published in 2007")."""
+    typed = " ".join(m.group(1) for h in history if (m := _TYPED.match(h)))
+    values = [*_QUOTED.findall(instruction), *_NUMBER.findall(_QUOTED.sub(" ", instruction))]
+    return [v for v in values if v.strip() and v not in typed]
 
 
 SEMANTIC_LIMIT = 256  # elements embedded per step; on bigger pages, the best by BM25 and the prior
@@ -120,6 +136,8 @@ class HybridRanker:
         # operations as element by element, and a stable sort keeps ties in page order.
         interactive = np.array([el.interactive for el in elements], dtype=float)
         prior = first = w.lexical * lexical + w.interactive * interactive
+        if w.typing and untyped_values(instruction, history):
+            prior = first = prior + w.typing * np.array([el.editable and not el.value for el in elements], dtype=float)
         if len(elements) > self.semantic_limit:
             # Chosen by the task alone, not the history: the same elements are then
             # embedded at every step of an episode, and found in the cache after the first.

@@ -19,6 +19,7 @@ from webagent.browser.observation import Element, Observation
 from webagent.candidates import Candidate, tokenize
 from webagent.memory import relabel
 from webagent.models.base import Generation, LanguageModel
+from webagent.passages import is_question, passages
 from webagent.templates import render
 
 
@@ -141,8 +142,10 @@ def state_text(
     agent is matters there; MiniWoB++ prompts stay as measured), the actions so far,
     what happened that the page does not show, the shown elements (on real sites
     with their roles, link targets, landmarks, headings and whether they are off
-    screen: `Element.line()`; on MiniWoB++ as `Element.describe()`). `prompt`
-    overrides that choice (plain | rich; a variant `webagent optimize` searches)."""
+    screen: `Element.line()`; on MiniWoB++ as `Element.describe()`), and, where the
+    task asks a question on a real site, the page text the answer may be read from
+    (webagent.passages). `prompt` overrides that choice (plain | rich; a variant
+    `webagent optimize` searches)."""
     real_site = "STOP" in observation.verbs
     rich = real_site if prompt == "auto" else prompt == "rich"
     return render(
@@ -154,6 +157,7 @@ def state_text(
         history=[a.to_dsl() for a in history],
         last_error=observation.last_error,
         candidates=candidates,
+        passages=passages(instruction, observation.elements) if rich and is_question(instruction) else (),
     )
 
 
@@ -256,6 +260,7 @@ class ModelPolicy(BasePolicy):
             texts=texts,
             verbs=observation.verbs,
             page_texts=page_texts(observation.elements) if "STOP" in observation.verbs else (),
+            answer_required=is_question(instruction),
         )
 
     def decide(self, instruction, observation, candidates, history, seed) -> Decision:

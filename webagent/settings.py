@@ -62,17 +62,19 @@ class RankerSettings:
     lexical: float = 0.5  # BM25 against the task and recent actions
     semantic: float = 0.4  # embedding similarity
     interactive: float = 0.15  # the prior for elements one acts on
+    typing: float = 0.15  # the prior for empty text fields while the task has a value not yet typed
 
     def __post_init__(self) -> None:
-        if min(self.lexical, self.semantic, self.interactive) < 0:
+        if min(self.lexical, self.semantic, self.interactive, self.typing) < 0:
             raise DataError(
-                f"ranker weights must be 0 or more, not {self.lexical}, {self.semantic}, {self.interactive}"
+                "ranker weights must be 0 or more, not "
+                f"{self.lexical}, {self.semantic}, {self.interactive}, {self.typing}"
             )
 
     def weights(self):
         from webagent.candidates import RankerWeights
 
-        return RankerWeights(self.lexical, self.semantic, self.interactive)
+        return RankerWeights(self.lexical, self.semantic, self.interactive, self.typing)
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,14 @@
       const t = by.split(/\s+/).map((i) => scope.getElementById(i)).filter(Boolean).map((e) => e.textContent).join(" ");
       if (clean(t)) return clean(t);
     }
-    if (el.labels && el.labels.length) return clean(Array.from(el.labels).map((l) => l.textContent).join(" "));
+    if (el.labels && el.labels.length) {
+      // A label may hold only an icon (Django's search box: <label><img alt="Search"></label>):
+      // the image's alt text names the field then, as in the accessible-name computation.
+      const t = Array.from(el.labels).map((l) => l.textContent || "").join(" ");
+      if (clean(t)) return clean(t);
+      const alts = Array.from(el.labels).flatMap((l) => Array.from(l.querySelectorAll("img[alt]")).map((i) => i.getAttribute("alt")));
+      if (clean(alts.join(" "))) return clean(alts.join(" "));
+    }
     const title = el.getAttribute("title") || el.getAttribute("alt");
     return clean(title || "");
   }
