@@ -5,6 +5,7 @@
     python scripts/sites.py serve [--port-base 8100] # serve all three on 127.0.0.1 until Ctrl-C
     python scripts/sites.py check                    # every task's scripted solution, through the agent loop
     python scripts/sites.py measure --policies random,ranker,model --out results/sites.json
+    python scripts/sites.py measure --policies model --tasks results/adapter/unseen_site_tasks.jsonl
     python scripts/sites.py learn --families open-book --train 2 --policies model   # supervised, then fresh
     python scripts/sites.py generate                 # rewrite seed.json and tasks.jsonl (fixed seed)
 
@@ -25,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from webagent.sites.apps import APPS, Suite, default_root, install, seed
+from webagent.sites.data import TASKS_FILE
 
 
 def _agent_run(args, console, policies: list[str]) -> dict:
@@ -40,7 +42,7 @@ def _agent_run(args, console, policies: list[str]) -> dict:
     from webagent.settings import AgentSettings, LoopSettings, MemorySettings, ModelSettings
     from webagent.store import Store
 
-    tasks = read_site_tasks(sites=args.sites.split(",") if args.sites else (), families=args.families or ())
+    tasks = read_site_tasks(args.tasks, sites=args.sites.split(",") if args.sites else (), families=args.families or ())
     if args.per_family:
         by_family: dict[str, list] = defaultdict(list)
         for task in tasks:
@@ -217,6 +219,9 @@ def main() -> int:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="learn: run the fresh variants before training too",
+    )
+    parser.add_argument(
+        "--tasks", type=Path, default=TASKS_FILE, help="measure: a task file (default datasets/sites/tasks.jsonl)"
     )
     parser.add_argument("--per-family", type=int, default=0, help="only the first N variants of each family")
     parser.add_argument("--policies", default="random,ranker,model")

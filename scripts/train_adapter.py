@@ -1,6 +1,6 @@
 """Train the packaged starting adapter: LoRA by ordinary backprop on oracle steps of the dev tasks.
 
-    python scripts/train_adapter.py                 # collect, train, write webagent/adapters/dev-lora.safetensors
+    python scripts/train_adapter.py                 # collect, train, write webagent/adapters/dev-lora-2.safetensors
     python scripts/train_adapter.py --collect-only  # only the examples (results/adapter/*examples.json)
     python scripts/train_adapter.py --no-sites      # MiniWoB++ oracle steps only (no site-suite STOP steps)
 
@@ -114,6 +114,42 @@ def extra_site_tasks(per_family: int) -> list:
     return out
 
 
+def unseen_site_tasks(per_family: int, extra: int) -> list:
+    """Variants to evaluate the adapter on: each family's held-out variant, then generated
+    ones (generator seeds 100 and up) sharing no value with any variant the adapter was
+    trained on (tasks.jsonl's others and `extra_site_tasks(extra)`), up to `per_family`."""
+    from collections import Counter
+
+    from webagent.envs.sites import SiteTask, read_site_tasks
+    from webagent.sites.data import load_seed
+    from webagent.sites.data import tasks as generate
+
+    listed = read_site_tasks()
+    held = held_out_site_tasks()
+    trained = [t for t in listed if t.name not in held] + extra_site_tasks(extra)
+
+    def values(check: dict) -> set:
+        return {(k, str(v)) for k, v in check.items() if k != "field"}
+
+    used: dict[str, set] = {}
+    for t in trained:
+        used.setdefault(t.family, set()).update(values(t.check))
+    out = [t for t in listed if t.name in held]
+    count = Counter(t.family for t in out)
+    known = {t.instruction for t in listed}
+    data = load_seed()
+    for seed in range(100, 200):
+        for r in generate(data, seed):
+            family = r["family"]
+            if count[family] >= per_family or r["instruction"] in known or values(r["check"]) & used.get(family, set()):
+                continue
+            known.add(r["instruction"])
+            count[family] += 1
+            name = f"{r['site']}/{family}/unseen{count[family]}"
+            out.append(SiteTask(name, r["site"], family, r["instruction"], r["start"], r["check"]))
+    return out
+
+
 def collect_sites(top_k: int, extra: int = 0) -> list[dict]:
     """Scripted-solution steps on the site suite's training variants (and `extra` more per
     family: extra_site_tasks). The login family is left out: its instructions carry the
@@ -203,12 +239,27 @@ def main() -> None:
         default=10,
         help="generated training variants per site family beyond tasks.jsonl's (extra_site_tasks)",
     )
+    parser.add_argument(
+        "--write-unseen",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only write results/adapter/unseen_site_tasks.jsonl: up to N variants per family never trained on",
+    )
     parser.add_argument("--out", type=Path, default=None, help="the adapter file (default: the packaged one)")
     args = parser.parse_args()
 
     from webagent.adapters import DEFAULT_PATH, save
 
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.write_unseen:
+        from dataclasses import asdict
+
+        path = OUT / "unseen_site_tasks.jsonl"
+        tasks = unseen_site_tasks(args.write_unseen, args.site_extra)
+        path.write_text("".join(json.dumps(asdict(t)) + "\n" for t in tasks))
+        print(f"wrote {len(tasks)} tasks to {path}")
+        return
     examples_path = OUT / "examples.json"
     seeds = range(TRAIN_SEEDS.start, TRAIN_SEEDS.start + args.seeds)
     if examples_path.exists() and json.loads(examples_path.read_text())["seeds"] == list(seeds):

@@ -13,8 +13,8 @@ pytestmark = pytest.mark.slow
 
 def test_default_model_implements_the_interface(default_model):
     assert isinstance(default_model, LanguageModel)
-    assert default_model.name == "SmolLM2-135M-Instruct+dev-lora"  # the packaged adapter merged in
-    assert default_model.version.startswith("SmolLM2-135M-Instruct+dev-lora@")
+    assert default_model.name == "SmolLM2-135M-Instruct+dev-lora-2"  # the packaged adapter merged in
+    assert default_model.version.startswith("SmolLM2-135M-Instruct+dev-lora-2@")
 
 
 def test_forced_spans_cost_no_forward_pass(default_model):

@@ -3,14 +3,16 @@
 A rank-R LoRA on every linear layer of the model's last decoder blocks, trained
 once by ordinary backprop on what the MiniWoB++ oracles do on the dev tasks
 (`scripts/train_adapter.py`), shipped as a few MB of safetensors beside this file
-(`dev-lora.safetensors`). Until one is trained and measured better than the raw
-model on the dev tasks, no file is shipped and `default` means the raw model.
+(`dev-lora-2.safetensors`: the second one shipped; a new file gets a new name, so the
+tuned versions a store keeps for the first are never applied to it). Until one is
+trained and measured better than the raw model on the dev tasks, no file is shipped
+and `default` means the raw model.
 
 It is merged into the weights at load (W += (alpha / r) · B · A, in float32,
 before any cast to bfloat16), so decoding costs exactly what the raw model costs
 and everything downstream (prefix reuse, MeZO, stored versions) sees one plain
 model. A merged model is a different model: its name carries the adapter
-(`SmolLM2-135M-Instruct+dev-lora`), so tuned versions stored for one are never
+(`SmolLM2-135M-Instruct+dev-lora-2`), so tuned versions stored for one are never
 applied to the other.
 
     --adapter default   the packaged adapter, for the default model (none shipped, other models: none)
@@ -26,7 +28,7 @@ from webagent.errors import ModelError
 
 DEFAULT = "default"
 NONE = "none"
-DEFAULT_PATH = Path(__file__).with_name("dev-lora.safetensors")
+DEFAULT_PATH = Path(__file__).with_name("dev-lora-2.safetensors")
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
