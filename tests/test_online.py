@@ -74,8 +74,8 @@ NAME = {"type": "object", "properties": {"name": {"type": "string"}}, "required"
 
 
 @pytest.mark.slow
-def test_the_readme_example_returns_what_the_readme_says(default_model, store, embedder):
-    agent = Online(NAME, default_model, store=store, embedder=embedder)
+def test_the_readme_example_returns_what_the_readme_says(store, embedder):
+    agent = Online(NAME, "default", store=store, embedder=embedder)  # as the README: by name, the raw model
     assert agent.generate("Extract the name: Bob is 42.") == {"name": "Bob is 42"}  # the untuned model
     agent.feedback(correct={"name": "Bob"})
     assert agent.generate("Extract the name: Alice is 31.") == {"name": "Alice"}  # the correction, as an exemplar

@@ -151,13 +151,20 @@ def test_on_the_redesigned_page_only_the_renamed_button_is_not_matched(recorded,
 
 
 def test_a_step_that_cannot_be_matched_falls_back_to_the_model(recorded, store, fixture_server, tmp_path):
-    """The real default model decides the one step the workflow cannot match."""
+    """The real default model decides the one step the workflow cannot match, among the
+    two buttons ("Clear the form", "Sign up"): the step is a button's click, so only
+    buttons are offered. Which one it picks is the model's (the first adapter clicked
+    Sign up; dev-lora-2 clicks Clear the form, as measured when it was shipped), and the
+    run's exit status says honestly whether the page then welcomed Ada."""
     workflow_file = tmp_path / "signup.json"
     runner.invoke(app, ["save-workflow", str(recorded), "--out", str(workflow_file), "--db", str(store.path)])
     result, data = _rerun(store, workflow_file, f"{fixture_server}/signup_v2.html", "--no-memory")
     assert data["matched"] == 4 and data["fell_back"] >= 1, result.output
-    assert data["decisions"][4]["how"] == "fallback" and "Create account" in data["decisions"][4]["why"]
-    assert result.exit_code == 0, result.output  # the model clicked "Sign up": the form welcomed Ada
+    fallback = data["decisions"][4]
+    assert fallback["how"] == "fallback" and "Create account" in fallback["why"]
+    assert fallback["action"] in ("CLICK [16]", "CLICK [17]"), fallback  # a button: nothing else was offered
+    welcomed = fallback["action"] == "CLICK [17]"  # Sign up
+    assert result.exit_code == (0 if welcomed else 1), result.output
 
 
 def test_saving_an_episode_that_failed_or_does_not_exist_is_refused(store, tmp_path):
