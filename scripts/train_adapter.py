@@ -82,36 +82,53 @@ def held_out_site_tasks() -> set[str]:
     return set(seen.values())
 
 
-def extra_site_tasks(per_family: int) -> list:
-    """More training variants of each family than tasks.jsonl holds: the same generator
-    (webagent.sites.data.tasks) run with other seeds. None repeats a variant of the file,
-    and none shares a value (a title, a package, a page, a column) with its family's
-    held-out variant, so what `measure --per-family 1` evaluates stays unseen."""
+def _values(check: dict) -> set:
+    """What a variant is about (a title, a package, a page, a column, a year), as pairs;
+    `field` names the family's column, the same for every variant."""
+    return {(k, str(v)) for k, v in check.items() if k != "field"}
+
+
+def _generated(seeds, per_family: int, avoid: dict, known: set, label: str, counted=None, skip=()) -> list:
+    """Variants the generator (webagent.sites.data.tasks) makes with `seeds`, named
+    site/family/<label>N: none repeats an instruction of `known`, none shares a value with
+    `avoid[family]`, none of a family in `skip`, at most `per_family` per family (counting
+    what `counted` says is there already)."""
     from collections import Counter
 
-    from webagent.envs.sites import SiteTask, read_site_tasks
+    from webagent.envs.sites import SiteTask
     from webagent.sites.data import load_seed
     from webagent.sites.data import tasks as generate
 
-    listed = read_site_tasks()
-    held = {t.family: t for t in listed if t.name in held_out_site_tasks()}
-    known = {t.instruction for t in listed}
-    count: Counter = Counter()
+    count = Counter(counted or {})
     out = []
     data = load_seed()
-    for seed in range(1, 60):
+    for seed in seeds:
         for r in generate(data, seed):
             family = r["family"]
-            if family == "login" or count[family] >= per_family or r["instruction"] in known:
-                continue
-            values = {(k, str(v)) for k, v in r["check"].items() if k != "field"}  # field: the family's column
-            if values & {(k, str(v)) for k, v in held[family].check.items()}:
+            if (
+                family in skip
+                or count[family] >= per_family
+                or r["instruction"] in known
+                or _values(r["check"]) & avoid.get(family, set())
+            ):
                 continue
             known.add(r["instruction"])
             count[family] += 1
-            name = f"{r['site']}/{family}/extra{count[family]}"
+            name = f"{r['site']}/{family}/{label}{count[family]}"
             out.append(SiteTask(name, r["site"], family, r["instruction"], r["start"], r["check"]))
     return out
+
+
+def extra_site_tasks(per_family: int) -> list:
+    """More training variants of each family than tasks.jsonl holds: the same generator
+    run with other seeds. None repeats a variant of the file, and none shares a value with
+    its family's held-out variant, so what `measure --per-family 1` evaluates stays unseen."""
+    from webagent.envs.sites import read_site_tasks
+
+    listed = read_site_tasks()
+    held = {t.family: _values(t.check) for t in listed if t.name in held_out_site_tasks()}
+    known = {t.instruction for t in listed}
+    return _generated(range(1, 60), per_family, held, known, "extra", skip=("login",))  # login: passwords in clear
 
 
 def unseen_site_tasks(per_family: int, extra: int) -> list:
@@ -120,34 +137,16 @@ def unseen_site_tasks(per_family: int, extra: int) -> list:
     trained on (tasks.jsonl's others and `extra_site_tasks(extra)`), up to `per_family`."""
     from collections import Counter
 
-    from webagent.envs.sites import SiteTask, read_site_tasks
-    from webagent.sites.data import load_seed
-    from webagent.sites.data import tasks as generate
+    from webagent.envs.sites import read_site_tasks
 
     listed = read_site_tasks()
     held = held_out_site_tasks()
-    trained = [t for t in listed if t.name not in held] + extra_site_tasks(extra)
-
-    def values(check: dict) -> set:
-        return {(k, str(v)) for k, v in check.items() if k != "field"}
-
     used: dict[str, set] = {}
-    for t in trained:
-        used.setdefault(t.family, set()).update(values(t.check))
+    for t in [t for t in listed if t.name not in held] + extra_site_tasks(extra):
+        used.setdefault(t.family, set()).update(_values(t.check))
     out = [t for t in listed if t.name in held]
-    count = Counter(t.family for t in out)
     known = {t.instruction for t in listed}
-    data = load_seed()
-    for seed in range(100, 200):
-        for r in generate(data, seed):
-            family = r["family"]
-            if count[family] >= per_family or r["instruction"] in known or values(r["check"]) & used.get(family, set()):
-                continue
-            known.add(r["instruction"])
-            count[family] += 1
-            name = f"{r['site']}/{family}/unseen{count[family]}"
-            out.append(SiteTask(name, r["site"], family, r["instruction"], r["start"], r["check"]))
-    return out
+    return out + _generated(range(100, 200), per_family, used, known, "unseen", Counter(t.family for t in out))
 
 
 def collect_sites(top_k: int, extra: int = 0) -> list[dict]:
