@@ -61,19 +61,15 @@ def test_the_active_tuned_version_is_used_unless_base_is_asked(tmp_path, embedde
     from webagent.store import Store
 
     store = Store(tmp_path / "versions.db")
-    update = {"seed": 7, "projected_grad": 50.0, "lr": 1e-3, "eps": 1e-3, "loss_plus": 1.0, "loss_minus": 0.9}
-    store.add_model_version(
-        model="SmolLM2-135M-Instruct", version=0, parent=None, method="base", param_set="", updates=[], status="kept"
-    )
-    store.add_model_version(
-        model="SmolLM2-135M-Instruct", version=1, parent=0, method="mezo", param_set="last:2", updates=[update],
-        status="active",
-    )  # fmt: skip
-    ranker = HybridRanker(embedder)
     base = TransformersModel("default", dtype="float32")
+    name = base.name  # versions are kept per model: the default one has the packaged adapter merged
+    update = {"seed": 7, "projected_grad": 50.0, "lr": 1e-3, "eps": 1e-3, "loss_plus": 1.0, "loss_minus": 0.9}
+    store.add_model_version(model=name, version=0, parent=None, method="base", param_set="", updates=[], status="kept")
+    store.add_model_version(
+        model=name, version=1, parent=0, method="mezo", param_set="last:2", updates=[update], status="active"
+    )
+    ranker = HybridRanker(embedder)
     before = {n: p.detach().clone() for n, p in base.model.named_parameters()}
-    if base.name != "SmolLM2-135M-Instruct":
-        pytest.skip(f"the default model is named {base.name}")
     assemble(AgentSettings(model=ModelSettings(version="base")), store, model=base, ranker=ranker)
     assert base.version.endswith("@base")
     parts = assemble(AgentSettings(), store, model=base, ranker=ranker)

@@ -119,3 +119,26 @@ def test_the_solutions_supervise_an_agent_on_site_tasks(browser, suite, tmp_path
     result = parts.agent().run_episode(env, run_id=run, task=task.name)
     assert result.outcome == Outcome.SUCCESS
     assert store.feedback(episode_id=result.episode_id)
+
+
+@pytest.mark.slow
+def test_the_default_model_answers_a_question_from_the_page_text(browser, suite, tmp_path, embedder, default_model):
+    """ask-isbn's held-out variant, no memory: the prompt shows the row of the book (the
+    ISBN is a plain table cell, not an element one acts on), a bare STOP is not offered,
+    and the model's answer is judged right by the application's database."""
+    from webagent.assembly import assemble
+    from webagent.candidates import HybridRanker
+    from webagent.settings import AgentSettings, LoopSettings, MemorySettings
+    from webagent.store import Store
+
+    task = _first_of_each_family()[[t.family for t in _first_of_each_family()].index("ask-isbn")]
+    store = Store(tmp_path / "store.db")
+    settings = AgentSettings(memory=MemorySettings(enabled=False), loop=LoopSettings(max_steps=4))
+    parts = assemble(settings, store, model=default_model, ranker=HybridRanker(embedder))
+    env = SiteEnv(browser, suite, task)
+    env.reset()
+    result = parts.agent().run_episode(env, run_id=parts.start_run("test"), task=task.name)
+    assert result.outcome == Outcome.SUCCESS, result
+    step = store.steps(result.episode_id)[0]
+    assert "Text on the page:" in step["prompt"] and result.answer in step["prompt"]
+    assert result.answer.isdigit() and len(result.answer) == 13

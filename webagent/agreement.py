@@ -34,7 +34,7 @@ from webagent.actions import Action, parse_action
 from webagent.browser.observation import Observation
 from webagent.candidates import Candidate
 from webagent.errors import ModelError
-from webagent.policy import Decision, ModelPolicy
+from webagent.policy import Decision, ModelPolicy, WrappingPolicy
 
 
 @dataclass(frozen=True)
@@ -75,29 +75,18 @@ def annotator_view(
     return exemplars, order
 
 
-class AgreementPolicy:
+class AgreementPolicy(WrappingPolicy):
     """The model policy, with its confidence replaced by the annotators' agreement.
 
     The action is the wrapped policy's; everything else (prompt, model, memory,
     version) is too, so the loop, the store and the learner treat it as that policy."""
 
     def __init__(self, policy: ModelPolicy, config: AgreementConfig | None = None) -> None:
-        self.policy = policy
+        super().__init__(policy)
         self.config = config or AgreementConfig()
-        self.name = policy.name
-        self.model = policy.model
-        self.memory = policy.memory
-
-    @property
-    def version(self) -> str:
-        return self.policy.version
 
     def describe(self) -> dict:
-        inner = self.policy.describe()
-        return {**inner, "agreement": {"annotators": self.config.annotators}}
-
-    def prompt(self, instruction, observation, candidates, history, exemplars=None) -> str:
-        return self.policy.prompt(instruction, observation, candidates, history, exemplars)
+        return {**super().describe(), "agreement": {"annotators": self.config.annotators}}
 
     def votes(
         self,
@@ -108,7 +97,7 @@ class AgreementPolicy:
         seed: int,
     ) -> list[Action]:
         """What each annotator would do on this step (greedy, under its own prompt)."""
-        policy = self.policy
+        policy = self.inner
         pool = policy.exemplar_pool(instruction, candidates, history, observation.verbs)
         grammar = policy.grammar(instruction, candidates, observation)
         elements = [c.element for c in candidates]
@@ -128,7 +117,7 @@ class AgreementPolicy:
         history: Sequence[Action],
         seed: int,
     ) -> Decision:
-        decision = self.policy.decide(instruction, observation, candidates, history, seed)
+        decision = self.inner.decide(instruction, observation, candidates, history, seed)
         start = time.perf_counter()
         votes = self.votes(instruction, observation, candidates, history, seed)
         agreement = share(decision.action, votes)

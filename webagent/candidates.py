@@ -67,13 +67,18 @@ _NUMBER = re.compile(r"\b\d[\d/:.-]*\d\b|\b\d\b")
 _TYPED = re.compile(r'^TYPE \[[^\]]*\] "((?:[^"\\]|\\.)*)"')
 
 
+def quoted_values(instruction: str) -> list[str]:
+    """The instruction's "quoted" strings: the values a person wrote for the agent to use."""
+    return _QUOTED.findall(instruction)
+
+
 def untyped_values(instruction: str, history: Sequence[str]) -> list[str]:
     """The task's values (its quoted strings and numbers) that no TYPE in `history` typed:
     while one is left, the field it goes into is a likely next element even where its
     label shares no word with the task (a search box labelled by an icon, a form's
     "Year" field for "published in 2007")."""
     typed = " ".join(m.group(1) for h in history if (m := _TYPED.match(h)))
-    values = [*_QUOTED.findall(instruction), *_NUMBER.findall(_QUOTED.sub(" ", instruction))]
+    values = [*quoted_values(instruction), *_NUMBER.findall(_QUOTED.sub(" ", instruction))]
     return [v for v in values if v.strip() and v not in typed]
 
 

@@ -27,7 +27,7 @@ from webagent.browser.observation import Observation
 from webagent.candidates import Candidate
 from webagent.errors import ModelError
 from webagent.models.base import LanguageModel
-from webagent.policy import Decision, Policy
+from webagent.policy import Decision, Policy, WrappingPolicy
 from webagent.templates import render
 
 ANSWERS = ("Yes", "No")
@@ -118,29 +118,18 @@ class Critic:
         return Opinion(p_yes=p_yes, reply=reply.text, seconds=time.perf_counter() - start)
 
 
-class CriticPolicy:
+class CriticPolicy(WrappingPolicy):
     """Any policy, with the critic's opinion on each decision folded into its confidence.
 
     Everything else (prompt, model, memory, version) is the wrapped policy's, so the
     agent, the store and the learner treat it exactly as the policy itself."""
 
     def __init__(self, policy: Policy, critic: Critic) -> None:
-        self.policy = policy
+        super().__init__(policy)
         self.critic = critic
-        self.name = policy.name
-        self.model = policy.model
-        self.memory = policy.memory
-
-    @property
-    def version(self) -> str:
-        return self.policy.version
 
     def describe(self) -> dict:
-        inner = self.policy.describe()
-        return {**inner, "critic": asdict(self.critic.config)}
-
-    def prompt(self, instruction, observation, candidates, history, exemplars=None) -> str:
-        return self.policy.prompt(instruction, observation, candidates, history, exemplars)
+        return {**super().describe(), "critic": asdict(self.critic.config)}
 
     def decide(
         self,
@@ -150,7 +139,7 @@ class CriticPolicy:
         history: Sequence[Action],
         seed: int,
     ) -> Decision:
-        decision = self.policy.decide(instruction, observation, candidates, history, seed)
+        decision = self.inner.decide(instruction, observation, candidates, history, seed)
         opinion = self.critic.judge(instruction, observation, candidates, history, decision.action)
         own = decision.policy_confidence if decision.policy_confidence is not None else decision.confidence
         return replace(

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from webagent.actions import BASIC_VERBS, Action, action_grammar, page_texts, parse_action, verb_descriptions
 from webagent.browser.observation import Element, Observation
-from webagent.candidates import Candidate, tokenize
+from webagent.candidates import Candidate, quoted_values, tokenize
 from webagent.memory import relabel
 from webagent.models.base import Generation, LanguageModel
 from webagent.passages import is_question, passages
@@ -93,6 +93,30 @@ class BasePolicy:
 
     def prompt(self, instruction, observation, candidates, history, exemplars=None) -> str:
         return ""
+
+
+class WrappingPolicy:
+    """A policy in front of another (`inner`): a subclass decides, and may ask `inner`;
+    everything else (name, model, memory, config, version, prompt, description) is the
+    inner policy's, so the loop, the store and the learner treat the two as one policy.
+    Subclasses add their own part to `describe`."""
+
+    def __init__(self, inner: Policy) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.model = inner.model
+        self.memory = inner.memory
+        self.config = getattr(inner, "config", None)
+
+    @property
+    def version(self) -> str:
+        return self.inner.version
+
+    def describe(self) -> dict:
+        return self.inner.describe()
+
+    def prompt(self, instruction, observation, candidates, history, exemplars=None) -> str:
+        return self.inner.prompt(instruction, observation, candidates, history, exemplars)
 
 
 GUARD_CHECKS = 3  # other confirmed steps of its task an exemplar is checked against
@@ -288,12 +312,7 @@ class ModelPolicy(BasePolicy):
 
 # -- baselines -------------------------------------------------------------
 
-_QUOTED = re.compile(r'"([^"]*)"')
 _ASKS_TO_TYPE = re.compile(r"\b(enter|type|fill|write|search|input)\b", re.IGNORECASE)
-
-
-def quoted_values(instruction: str) -> list[str]:
-    return _QUOTED.findall(instruction)
 
 
 def rule_action(element: Element, instruction: str, history: Sequence[Action]) -> Action:

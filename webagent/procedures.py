@@ -48,7 +48,7 @@ from webagent.browser.observation import Element, Observation
 from webagent.candidates import Candidate
 from webagent.errors import DataError
 from webagent.kinds import Outcome
-from webagent.policy import BasePolicy, Decision, Policy, instruction_spans
+from webagent.policy import Decision, Policy, WrappingPolicy, instruction_spans
 from webagent.secrets import PLACEHOLDER
 from webagent.store import Store
 from webagent.workflows import (
@@ -204,29 +204,18 @@ class ProcedureMemory(Observer):
             self.add(from_steps(context.instruction, rows, source=f"episode {context.episode_id}"))
 
 
-class ProcedurePolicy(BasePolicy):
-    """Step k as the best procedure's step k where that is sound (module docstring); else `fallback`."""
-
-    name = "procedure"
+class ProcedurePolicy(WrappingPolicy):
+    """Step k as the best procedure's step k where that is sound (module docstring); else `fallback` (`inner`)."""
 
     def __init__(self, procedures: ProcedureMemory, fallback: Policy) -> None:
+        super().__init__(fallback)
+        self.name = "procedure"
         self.procedures = procedures
-        self.fallback = fallback
-        self.model = fallback.model
-        self.memory = fallback.memory
-        self.config = getattr(fallback, "config", None)
         self._found: tuple[str, list[Procedure]] = ("", [])
         self._proposed: tuple[Observation | None, list[Action]] = (None, [])  # on this page, since rejected
 
-    @property
-    def version(self) -> str:
-        return self.fallback.version
-
     def describe(self) -> dict:
-        return {**self.fallback.describe(), "procedures": len(self.procedures)}
-
-    def prompt(self, instruction, observation, candidates, history, exemplars=None) -> str:
-        return self.fallback.prompt(instruction, observation, candidates, history, exemplars)
+        return {**super().describe(), "procedures": len(self.procedures)}
 
     def decide(
         self,
@@ -256,8 +245,8 @@ class ProcedurePolicy(BasePolicy):
                 narrowed = step
         shown = narrowed.offered(candidates) if narrowed is not None else []
         if shown:  # the step is known, its element is not: the model picks among that kind
-            return self.fallback.decide(instruction, replace(observation, verbs=(narrowed.verb,)), shown, history, seed)
-        return self.fallback.decide(instruction, observation, candidates, history, seed)
+            return self.inner.decide(instruction, replace(observation, verbs=(narrowed.verb,)), shown, history, seed)
+        return self.inner.decide(instruction, observation, candidates, history, seed)
 
 
 def _holding(target: Target, values: Sequence[str], page: Observation) -> Element | None:
