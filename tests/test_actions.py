@@ -235,6 +235,39 @@ def test_page_texts_hold_what_fields_show_but_never_a_password():
     assert page_texts(elements) == ["ISBN", "9786022345007"]
 
 
+def test_a_question_is_never_answered_with_what_it_names():
+    elements = [Element("1", "h1", text="Glossary"), Element("2", "td", text="The glossary timeout is 30 s")]
+    assert page_texts(elements, excluding=["Glossary"]) == ["The ", " timeout is 30 s"]
+    accepts = _matcher_for(action_grammar([], verbs=("STOP",), page_texts=page_texts(elements, ["Glossary"])))
+    assert accepts('STOP "30 s"') and not accepts('STOP "Glossary"') and not accepts('STOP "glossary timeout"')
+
+
+def test_a_password_the_task_gives_goes_only_into_a_password_field():
+    user = Element("5", "input", input_type="text", editable=True, interactive=True)
+    secret = Element("6", "input", input_type="password", editable=True, interactive=True)
+    texts = ["ana", "{PASSWORD}", "password {PASSWORD}"]
+    accepts = _matcher_for(action_grammar([user, secret, BUTTON], texts=texts, secret_texts=["{PASSWORD}"]))
+    assert accepts('TYPE [5] "ana"') and accepts('TYPE [6] "{PASSWORD}"') and accepts("CLICK [3]")
+    for bad in ('TYPE [5] "{PASSWORD}"', 'TYPE [5] "password {PASSWORD}"', 'TYPE [6] "ana"'):
+        assert not accepts(bad), bad
+    alone = _matcher_for(action_grammar([user, BUTTON], texts=texts, secret_texts=["{PASSWORD}"]))
+    assert alone('TYPE [5] "{PASSWORD}"')  # no password field shown: nothing to keep it for
+
+
+def test_an_action_that_changes_nothing_is_not_offered():
+    chosen = Element("8", "select", options=("Fiction", "Poetry"), selected_option="Fiction", interactive=True)
+    only = Element("9", "select", options=("Fiction",), selected_option="Fiction", interactive=True)
+    filled = Element("5", "input", input_type="text", value="ana", editable=True, interactive=True)
+    grammar = action_grammar([chosen, only, filled, FIELD, BUTTON], texts=["ana", "Poetry"])
+    accepts = _matcher_for(grammar)
+    assert accepts('SELECT [8] "Poetry"') and accepts('TYPE [7] "ana"') and accepts('TYPE [5] "Poetry"')
+    for bad in ('SELECT [8] "Fiction"', 'SELECT [9] "Fiction"', 'TYPE [5] "ana"'):
+        assert not accepts(bad), bad
+    assert "start: click | type | select" in grammar
+    nothing_new = action_grammar([only, filled, BUTTON], texts=["ana"])
+    assert nothing_new.split("\n")[0] == "start: click"
+
+
 @pytest.mark.slow
 def test_hot_sampling_with_every_verb_always_parses(default_model):
     """With every verb offered, hot samples still parse, name a shown element and copy

@@ -6,10 +6,10 @@ from support.episodes import make_agent as _agent
 from support.episodes import run_one as _run
 from support.fake import ScriptedModel
 
-from webagent.actions import action_grammar, parse_action
+from webagent.actions import Action, action_grammar, parse_action
 from webagent.candidates import HybridRanker
 from webagent.envs.miniwob import MiniWoBEnv
-from webagent.policy import ModelPolicy, instruction_spans
+from webagent.policy import ModelPolicy, instruction_spans, typing_texts
 from webagent.supervision import REJECT, Verdict
 
 
@@ -35,6 +35,29 @@ def test_typed_values_can_only_come_from_the_instruction(browser, miniwob_server
     assert accepts(f'TYPE [{field.id}] "Tora"') and accepts(f'TYPE [{field.id}] "text field"')
     assert not accepts(f'TYPE [{field.id}] "Bernardine"')  # a value from some other episode
     assert parse_action(f'TYPE [{field.id}] "Tora"', [field]).argument == "Tora"
+
+
+def test_while_a_quoted_value_is_untyped_only_quoted_values_are_offered():
+    instruction = 'Search the documentation for "service".'
+    assert typing_texts(instruction, []) == ["service"]  # not "documentation"
+    typed = [Action("TYPE", "2", "service")]
+    assert "documentation" in typing_texts(instruction, typed)  # then any span, as before
+    login = 'Log in with username "ana" and password "{PASSWORD}".'
+    assert typing_texts(login, [Action("TYPE", "5", "ana")]) == ["ana", "{PASSWORD}"]
+    assert typing_texts("Change the year to 1954.", []) == instruction_spans("Change the year to 1954.")
+
+
+def test_the_policy_keeps_a_masked_password_out_of_plain_fields():
+    from webagent.browser.observation import Element
+    from webagent.candidates import Candidate
+
+    user = Element("6", "input", input_type="text", editable=True, interactive=True)
+    secret = Element("8", "input", input_type="password", editable=True, interactive=True)
+    policy = ModelPolicy(ScriptedModel([]))
+    masked = 'Log in with username "ana" and password "{PASSWORD}".'
+    grammar = policy.grammar(masked, [Candidate(user, 1.0), Candidate(secret, 0.5)])
+    assert '"TYPE [" ("6") "] \\"" TEXT "' in grammar and 'TEXT: "ana"\n' in grammar
+    assert '"TYPE [" ("8") "] \\"" TEXT_2 "' in grammar and 'TEXT_2: "{PASSWORD}"\n' in grammar
 
 
 def test_reject_makes_the_policy_propose_something_else(store, browser, miniwob_server, embedder):

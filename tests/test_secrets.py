@@ -175,10 +175,11 @@ def test_a_password_typed_without_declaring_it_is_masked_in_what_came_before(tmp
 
 
 def _passwords(browser, miniwob_server, task: str, seeds) -> set[str]:
-    from webagent.envs.miniwob import MiniWoBEnv, task_secrets
+    from webagent.envs.miniwob import MiniWoBEnv
+    from webagent.secrets import instruction_secrets
 
     env = MiniWoBEnv(browser, miniwob_server, task)
-    return {task_secrets(env.reset(seed))["PASSWORD"] for seed in seeds}
+    return {instruction_secrets(env.reset(seed))["PASSWORD"] for seed in seeds}
 
 
 @pytest.mark.slow
@@ -204,3 +205,13 @@ def test_supervised_learning_on_password_tasks_never_stores_a_password(tmp_path,
     passwords |= _passwords(browser, miniwob_server, "login-user", seeds)
     assert len(passwords) >= 4
     assert {p: _leaks(p, shown) for p in passwords} == {p: [] for p in passwords}
+
+
+def test_an_instruction_that_gives_a_password_declares_it():
+    from webagent.secrets import instruction_passwords, instruction_secrets
+
+    assert instruction_secrets('Log in with username "ana" and password "ana-1436".') == {"PASSWORD": "ana-1436"}
+    assert instruction_secrets('Enter the Password is "x9"') == {"PASSWORD": "x9"}
+    assert instruction_secrets('Log in with password "{PASSWORD}"') == {}  # masked already
+    assert instruction_passwords('Log in with password "{PASSWORD}"') == ["{PASSWORD}"]
+    assert instruction_secrets('Search for "password"') == {}

@@ -1,6 +1,6 @@
 """The verbs a real page needs, run in a real Chromium on fixture pages: PRESS
 submits a search box, SCROLL moves the page, a link that opens a tab is
-followed and BACK returns from it, dialogs are answered and reported."""
+followed and BACK returns from it, dialogs and downloads are reported."""
 
 from __future__ import annotations
 
@@ -71,6 +71,18 @@ def test_dialogs_are_answered_and_shown_in_the_next_observation(browser, fixture
     assert _el(last, "status").text == "deleted"
     assert any('confirm dialog said "Delete it?"' in e for e in last.events)
     assert env.observe().events == ()  # reported once
+
+
+def test_a_download_is_shown_in_the_next_observation(browser, fixture_server):
+    """The page does not change when a link downloads a file: without the event the
+    agent cannot tell the click did anything, and clicks it again."""
+    env = _env(browser, fixture_server)
+    obs = env.observe()
+    assert env.act(Action("CLICK", _el(obs, "download").id), obs) is None
+    after = env.observe()
+    assert after.url.endswith("real.html")
+    assert any('"notes.txt" was downloaded' in e for e in after.events)
+    assert env.observe().events == ()
 
 
 def test_stop_touches_nothing(browser, fixture_server):

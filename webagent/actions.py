@@ -198,17 +198,24 @@ def action_grammar(
     verbs: Sequence[str] = BASIC_VERBS,
     page_texts: Sequence[str] = (),
     answer_required: bool = False,
+    secret_texts: Sequence[str] = (),
 ) -> str:
     """A lark grammar (for llguidance) whose language is exactly the valid actions.
 
     With `texts`, TYPE may only type one of them (e.g. spans of the instruction),
     so the agent never types what nobody asked for; otherwise any short text.
+    `secret_texts` (the passwords the task gives) go only into a password field,
+    and a password field takes only them, when one is shown: a password typed into
+    a plain field would show in clear on the page. An action that changes nothing
+    is not offered: SELECT of the option already chosen, TYPE of the value a field
+    already holds (the model repeated both until the loop rule ended the episode).
     `verbs` are the verbs this step offers; a STOP answer is a span of `page_texts`
     (the page's visible text), and without any only a bare STOP is possible. With
     `answer_required` (the task asks a question) a bare STOP is not offered while the
     page has text to answer from."""
     rules: list[str] = []
     alternatives: list[str] = []
+    typing, terminals = _text_terminals(candidates, texts, secret_texts, max_text_chars)
     for verb in VERBS.values():
         if verb.name not in verbs:
             continue
@@ -227,6 +234,10 @@ def action_grammar(
             alternatives.append(name)
             continue
         targets = [el for el in candidates if verb.accepts(el)]
+        if verb.name == "SELECT":
+            targets = [el for el in targets if _choices(el)]
+        elif verb.argument is not None and not verb.choices:
+            targets = [el for group, _ in typing for el in group]
         if not targets:
             continue
         alternatives.append(name)
@@ -236,19 +247,61 @@ def action_grammar(
         elif verb.name == "SELECT":
             per_element = []
             for el in targets:
-                options = " | ".join(_lit(escape(o)) for o in dict.fromkeys(el.options))
+                options = " | ".join(_lit(escape(o)) for o in _choices(el))
                 per_element.append(f"{_lit(f'{verb.name} [{el.id}] ' + chr(34))} ({options}) {_lit(chr(34))}")
             rules.append(f"{name}: " + " | ".join(per_element))
         elif verb.choices:
             options = " | ".join(_lit(c) for c in verb.choices)
             rules.append(f"{name}: {_lit(verb.name + ' [')} ({ids}) {_lit('] ' + chr(34))} ({options}) {_lit(chr(34))}")
         else:
-            rules.append(f"{name}: {_lit(verb.name + ' [')} ({ids}) {_lit('] ' + chr(34))} TEXT {_lit(chr(34))}")
+            rules.append(f"{name}: " + " | ".join(_typing(verb.name, group, text) for group, text in typing))
     if not alternatives:
         raise GrammarError("cannot build an action grammar with no candidates")
-    allowed = [t[:max_text_chars] for t in dict.fromkeys(texts or ()) if t.strip()]
-    text_rule = " | ".join(_lit(escape(t)) for t in allowed) if allowed else text_lexeme(max_text_chars)
-    return "\n".join([f"start: {' | '.join(alternatives)}", *rules, f"TEXT: {text_rule}"]) + "\n"
+    return "\n".join([f"start: {' | '.join(alternatives)}", *rules, *terminals]) + "\n"
+
+
+def _text_terminals(
+    candidates: Sequence[Element], texts: Sequence[str] | None, secret_texts: Sequence[str], max_chars: int
+) -> tuple[list[tuple[list[Element], str]], list[str]]:
+    """The text terminals TYPE uses, and which fields take each (fields that may take
+    the same texts share one; a field that may take none is not a TYPE target).
+
+    A field takes `texts` (or, without them, any short text), except: where the
+    task gives a password and a password field is shown, a password field takes
+    only the passwords and the others nothing containing one; and from a closed set,
+    never the value the field holds already (typing it again changes nothing)."""
+    allowed = [t[:max_chars] for t in dict.fromkeys(texts or ()) if t.strip()]
+    secrets = [s[:max_chars] for s in dict.fromkeys(secret_texts) if s.strip()]
+    typable = [el for el in candidates if el.editable]
+    guarded = bool(allowed and secrets and any(el.input_type == "password" for el in typable))
+    plain = [t for t in allowed if not any(s in t for s in secrets)]
+    by_texts: dict[tuple[str, ...], list[Element]] = {}
+    for el in typable:
+        mine = allowed
+        if guarded:
+            mine = secrets if el.input_type == "password" else plain
+        if allowed:
+            mine = [t for t in mine if t != el.value]
+            if not mine:
+                continue
+        by_texts.setdefault(tuple(mine), []).append(el)
+    groups, terminals = [], []
+    for index, (mine, elements) in enumerate(by_texts.items()):
+        name = "TEXT" if index == 0 else f"TEXT_{index + 1}"
+        rule = " | ".join(_lit(escape(t)) for t in mine) if mine else text_lexeme(max_chars)
+        groups.append((elements, name))
+        terminals.append(f"{name}: {rule}")
+    return groups, terminals
+
+
+def _choices(el: Element) -> list[str]:
+    """The options SELECT may choose: not the one already chosen (that changes nothing)."""
+    return [o for o in dict.fromkeys(el.options) if o != el.selected_option]
+
+
+def _typing(verb: str, elements: Sequence[Element], text: str) -> str:
+    ids = " | ".join(_lit(el.id) for el in elements)
+    return f"{_lit(verb + ' [')} ({ids}) {_lit('] ' + chr(34))} {text} {_lit(chr(34))}"
 
 
 # -- parser ------------------------------------------------------------------
@@ -293,10 +346,12 @@ def check_action(action: Action, candidates: Sequence[Element]) -> None:
         raise GrammarError(f"{action.argument!r} is not an option of [{element.id}]")
 
 
-def page_texts(elements: Sequence[Element]) -> list[str]:
+def page_texts(elements: Sequence[Element], excluding: Sequence[str] = ()) -> list[str]:
     """The page's visible text, element by element in page order: what a STOP answer may
     copy. A text field shows its value (a record's form: the answer is in a field), a
-    password field shows nothing that may be repeated."""
+    password field shows nothing that may be repeated. Texts are cut where one of
+    `excluding` stands (the values the question itself names: asked "Who wrote "X"?",
+    the answer is never "X"), so no answer can contain one."""
     out = []
     for el in elements:
         if not el.visible:
@@ -305,4 +360,8 @@ def page_texts(elements: Sequence[Element]) -> list[str]:
             out.append(el.text)
         elif el.editable and el.input_type != "password" and el.value.strip():
             out.append(el.value)
-    return out
+    names = sorted({e for e in excluding if e.strip()}, key=len, reverse=True)
+    if not names:
+        return out
+    cut = re.compile("|".join(re.escape(n) for n in names), re.IGNORECASE)
+    return [part for text in out for part in cut.split(text) if part.strip()]

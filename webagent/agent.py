@@ -33,7 +33,7 @@ from webagent.envs.base import Environment
 from webagent.errors import ActionError, WebAgentError
 from webagent.kinds import Outcome, VerdictKind
 from webagent.policy import Decision, Policy
-from webagent.secrets import Secrets
+from webagent.secrets import Secrets, instruction_secrets
 from webagent.settings import LoopSettings
 from webagent.supervision import Proposal, Supervisor, Verdict
 from webagent.workflows import Target, anchor_of, answer_source
@@ -202,7 +202,8 @@ class Agent:
         seed: int = 0,
         on_step: Callable[[Step], None] | None = None,
     ) -> EpisodeResult:
-        for name, value in getattr(env, "secrets", {}).items():  # what the environment knows is secret
+        known = {**instruction_secrets(env.instruction), **getattr(env, "secrets", {})}
+        for name, value in known.items():  # what the instruction and the environment say is secret
             self.secrets.declare(name, value, episode=True)
         context = EpisodeContext(self.secrets.mask(env.instruction), task, seed, run_id)
         self._emit("episode_started", context)

@@ -99,7 +99,7 @@ class AgreementPolicy(WrappingPolicy):
         """What each annotator would do on this step (greedy, under its own prompt)."""
         policy = self.inner
         pool = policy.exemplar_pool(instruction, candidates, history, observation.verbs)
-        grammar = policy.grammar(instruction, candidates, observation)
+        grammar = policy.grammar(instruction, candidates, observation, history)
         elements = [c.element for c in candidates]
         votes = []
         for index in range(self.config.annotators):

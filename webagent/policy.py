@@ -16,10 +16,11 @@ from typing import Protocol
 
 from webagent.actions import BASIC_VERBS, Action, action_grammar, page_texts, parse_action, verb_descriptions
 from webagent.browser.observation import Element, Observation
-from webagent.candidates import Candidate, quoted_values, tokenize
+from webagent.candidates import Candidate, quoted_values, tokenize, untyped_values
 from webagent.memory import relabel
 from webagent.models.base import Generation, LanguageModel
 from webagent.passages import is_question, passages
+from webagent.secrets import instruction_passwords
 from webagent.templates import render
 
 
@@ -148,6 +149,18 @@ def instruction_spans(instruction: str, max_words: int = 6) -> list[str]:
     return list(dict.fromkeys(spans))
 
 
+def typing_texts(instruction: str, history: Sequence[Action], max_words: int = 6) -> list[str]:
+    """What TYPE may type this step: while a quoted value of the instruction is still
+    untyped, only the quoted values (asked to search for "service", the agent does not
+    type "documentation"); then any span of the instruction (a value typed twice, one
+    written without quotes)."""
+    quoted = quoted_values(instruction)
+    pending = untyped_values(instruction, [a.to_dsl() for a in history])
+    if any(q in pending for q in quoted):
+        return list(dict.fromkeys(q for q in quoted if q.strip()))
+    return instruction_spans(instruction, max_words)
+
+
 def retrieval_query(instruction: str, history: Sequence[Action], candidates: Sequence[Candidate]) -> str:
     """What memory retrieval embeds: the task, how far along it is, and the page's top elements."""
     done = " ".join(a.verb for a in history) or "nothing yet"
@@ -273,17 +286,27 @@ class ModelPolicy(BasePolicy):
         )
         return self.model.format_chat(messages)
 
-    def grammar(self, instruction: str, candidates: Sequence[Candidate], observation: Observation | None = None) -> str:
+    def grammar(
+        self,
+        instruction: str,
+        candidates: Sequence[Candidate],
+        observation: Observation | None = None,
+        history: Sequence[Action] = (),
+    ) -> str:
         texts = None
         if self.config.type_from_instruction:
-            texts = instruction_spans(instruction, self.config.max_span_words)
+            texts = typing_texts(instruction, history, self.config.max_span_words)
+        passwords = instruction_passwords(instruction)  # masked: the placeholders
         if observation is None:
-            return action_grammar([c.element for c in candidates], texts=texts)
+            return action_grammar([c.element for c in candidates], texts=texts, secret_texts=passwords)
         return action_grammar(
             [c.element for c in candidates],
             texts=texts,
+            secret_texts=passwords,
             verbs=observation.verbs,
-            page_texts=page_texts(observation.elements) if "STOP" in observation.verbs else (),
+            page_texts=page_texts(observation.elements, quoted_values(instruction))
+            if "STOP" in observation.verbs
+            else (),
             answer_required=is_question(instruction),
         )
 
@@ -293,7 +316,7 @@ class ModelPolicy(BasePolicy):
         prompt = self.prompt(instruction, observation, candidates, history, exemplars)
         generation = self.model.generate(
             prompt,
-            self.grammar(instruction, candidates, observation),
+            self.grammar(instruction, candidates, observation, history),
             temperature=self.config.temperature,
             seed=seed,
             max_tokens=self.config.max_tokens,

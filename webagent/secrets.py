@@ -11,13 +11,16 @@ values, error messages) is masked again before anyone stores or shows it.
 Masking works on values, not on field types, so a password typed into the
 wrong field is still masked: every string the store writes goes through
 `Secrets.mask` (the store holds the process's `Secrets`), as does every
-observation the agent reads. Two more sources of secrets:
+observation the agent reads. Three more sources of secrets:
 
-- an environment may know its own (`env.secrets`: a MiniWoB++ task's password);
+- an instruction that gives a password in quotes (`password "hunter2"`, as
+  MiniWoB++'s login-user and a person's "log in with password ..." do) declares
+  it (`instruction_secrets`), so it is masked before the first prompt;
+- an environment may know its own (`env.secrets`);
 - a value typed into a password field becomes a secret (`declare_typed`) from
   then on, and the episode's rows written before are redacted.
 
-These two last for their episode only (`end_episode` forgets them; what was
+These last for their episode only (`end_episode` forgets them; what was
 stored meanwhile stays masked). Kept for the process, a wrong guess the model
 typed into a password field ("text", "the") would be masked in every later
 task's instruction and prompt, which then no longer says what to do. What a
@@ -44,6 +47,22 @@ from webagent.errors import DataError
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SUBSTRING_MIN = 6  # values at least this long are masked inside other text too
 TYPED_NAME = "PASSWORD"  # the name a value typed into a password field is given
+
+
+_PASSWORD_IN_INSTRUCTION = re.compile(r'\bpassword (?:is |of )?"([^"]+)"', re.IGNORECASE)
+
+
+def instruction_passwords(instruction: str) -> list[str]:
+    """What an instruction gives in quotes as a password: the value, or the placeholder
+    standing for it once masked (`password "{PASSWORD}"`)."""
+    return _PASSWORD_IN_INSTRUCTION.findall(instruction)
+
+
+def instruction_secrets(instruction: str) -> dict[str, str]:
+    """The password an instruction gives in clear, named as `--secret PASSWORD` would
+    name it; {} when it gives none (or only a placeholder already)."""
+    found = [p for p in instruction_passwords(instruction) if not _is_placeholder(p)]
+    return {TYPED_NAME: found[0]} if found else {}
 
 
 def placeholder(name: str) -> str:

@@ -4,7 +4,9 @@ is the one acted on, and closing it returns to the one before.
 A link with target=_blank or window.open() opens a new page; the agent follows
 it. JavaScript dialogs (alert, confirm, prompt, beforeunload) would block the
 page: they are answered at once (accepted; a prompt with its default text) and
-what they said is kept as an event for the next observation.
+what they said is kept as an event for the next observation. A click that
+downloads a file leaves the page as it was; the download is an event too, or
+the agent could not tell that the click did anything.
 
 `Tabs` is kept per context (`tabs_of`), so code that only holds a page (the
 snapshot, an action) finds it without a session in hand. Runs on the browser's
@@ -53,12 +55,17 @@ class Tabs:
             self.events.append(f"A new tab opened ({page.url or 'loading'}); you are now on it.")
         self.pages.append(page)
         page.on("dialog", self._dialog)
+        page.on("download", self._download)
         page.on("close", self._closed)
 
     def _closed(self, page) -> None:
         now = self.current
         if now is not None:
             self.events.append(f"The tab was closed; you are back on {now.url}.")
+
+    def _download(self, download) -> None:
+        name = " ".join((download.suggested_filename or "a file").split())[:120]
+        self.events.append(f'The file "{name}" was downloaded; the page did not change.')
 
     def _dialog(self, dialog) -> None:
         kind, message = dialog.type, " ".join((dialog.message or "").split())[:200]

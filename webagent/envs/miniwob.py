@@ -133,7 +133,6 @@ class MiniWoBEnv:
     task: str
     instruction: str = ""
     seed: int | None = None
-    secrets: dict[str, str] = field(default_factory=dict)  # the password a task asks for (webagent.secrets)
     _loaded: bool = field(default=False, repr=False)
 
     def reset(self, seed: int) -> str:
@@ -142,7 +141,6 @@ class MiniWoBEnv:
         # A fresh load per episode: a previous episode may have left the page in any state.
         self.session.goto(self.server.task_url(self.task))
         self.instruction = self.session.call(_start_episode, seed)
-        self.secrets = task_secrets(self.instruction)
         self.seed = seed
         return self.instruction
 
@@ -171,16 +169,6 @@ def plain_instruction(utterance) -> str:
     if not isinstance(utterance, str) or not utterance.strip():
         raise DataError(f"the task gave no instruction (utterance {utterance!r:.120})")
     return " ".join(utterance.split())
-
-
-_PASSWORD_IN_UTTERANCE = re.compile(r'\bpassword "([^"]+)"')
-
-
-def task_secrets(instruction: str) -> dict[str, str]:
-    """The password a task's instruction gives (enter-password, login-user, ...): a
-    person would declare it with --secret; the task declares it itself."""
-    found = _PASSWORD_IN_UTTERANCE.search(instruction)
-    return {"PASSWORD": found.group(1)} if found else {}
 
 
 def _start_episode(page, seed: int) -> str:
