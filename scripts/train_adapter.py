@@ -19,8 +19,8 @@ task's password masked as `{PASSWORD}` as the agent sees it. Seeds 10_000 and up
 are never used by the demo, the tests or the evaluations (seeds below 1000). Then
 the site suite's scripted solutions on its training variants (every variant but
 the first of each family, which `scripts/sites.py measure --per-family 1` keeps
-for evaluation; the login family left out, its instructions carry passwords): the
-only examples of STOP, which a MiniWoB++ page never needs.
+for evaluation; a login's password masked as `{PASSWORD}`, as the agent sees it):
+the only examples of STOP, which a MiniWoB++ page never needs.
 
 The adapter: rank-16 LoRA on every linear layer of the last `--blocks` decoder
 blocks. Keeping it in the top blocks lets the objective run the 30 - blocks frozen
@@ -88,10 +88,10 @@ def _values(check: dict) -> set:
     return {(k, str(v)) for k, v in check.items() if k != "field"}
 
 
-def _generated(seeds, per_family: int, avoid: dict, known: set, label: str, counted=None, skip=()) -> list:
+def _generated(seeds, per_family: int, avoid: dict, known: set, label: str, counted=None) -> list:
     """Variants the generator (webagent.sites.data.tasks) makes with `seeds`, named
     site/family/<label>N: none repeats an instruction of `known`, none shares a value with
-    `avoid[family]`, none of a family in `skip`, at most `per_family` per family (counting
+    `avoid[family]`, at most `per_family` per family (counting
     what `counted` says is there already)."""
     from collections import Counter
 
@@ -106,8 +106,7 @@ def _generated(seeds, per_family: int, avoid: dict, known: set, label: str, coun
         for r in generate(data, seed):
             family = r["family"]
             if (
-                family in skip
-                or count[family] >= per_family
+                count[family] >= per_family
                 or r["instruction"] in known
                 or _values(r["check"]) & avoid.get(family, set())
             ):
@@ -128,7 +127,7 @@ def extra_site_tasks(per_family: int) -> list:
     listed = read_site_tasks()
     held = {t.family: _values(t.check) for t in listed if t.name in held_out_site_tasks()}
     known = {t.instruction for t in listed}
-    return _generated(range(1, 60), per_family, held, known, "extra", skip=("login",))  # login: passwords in clear
+    return _generated(range(1, 60), per_family, held, known, "extra")
 
 
 def unseen_site_tasks(per_family: int, extra: int) -> list:
@@ -151,8 +150,7 @@ def unseen_site_tasks(per_family: int, extra: int) -> list:
 
 def collect_sites(top_k: int, extra: int = 0) -> list[dict]:
     """Scripted-solution steps on the site suite's training variants (and `extra` more per
-    family: extra_site_tasks). The login family is left out: its instructions carry the
-    (made-up) passwords in clear."""
+    family: extra_site_tasks); passwords masked as the agent sees them (site_examples)."""
     from rich.progress import track
 
     from webagent.browser.session import BrowserSession
@@ -164,7 +162,7 @@ def collect_sites(top_k: int, extra: int = 0) -> list[dict]:
     from webagent.sites.apps import Suite, default_root
 
     held_out = held_out_site_tasks()
-    tasks = [t for t in read_site_tasks() if t.name not in held_out and t.family != "login"]
+    tasks = [t for t in read_site_tasks() if t.name not in held_out]
     tasks += extra_site_tasks(extra) if extra else []
     model = TransformersModel(dtype="float32", adapter="none")  # only its prompt format is used
     ranker = HybridRanker(Embedder())

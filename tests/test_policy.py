@@ -45,6 +45,9 @@ def test_while_a_quoted_value_is_untyped_only_quoted_values_are_offered():
     login = 'Log in with username "ana" and password "{PASSWORD}".'
     assert typing_texts(login, [Action("TYPE", "5", "ana")]) == ["ana", "{PASSWORD}"]
     assert typing_texts("Change the year to 1954.", []) == instruction_spans("Change the year to 1954.")
+    change = 'Change the year of the book "The Quiet Compass" to 2006.'
+    assert typing_texts(change, []) == ["The Quiet Compass", "2006"]  # a quoted name, an unquoted value
+    assert typing_texts(change, [Action("TYPE", "9", "2006")]) == ["The Quiet Compass", "2006"]
 
 
 def test_the_policy_keeps_a_masked_password_out_of_plain_fields():

@@ -142,3 +142,21 @@ def test_the_default_model_answers_a_question_from_the_page_text(browser, suite,
     step = store.steps(result.episode_id)[0]
     assert "Text on the page:" in step["prompt"] and result.answer in step["prompt"]
     assert result.answer.isdigit() and len(result.answer) == 13
+
+
+def test_login_steps_for_training_carry_the_password_masked(browser, suite, embedder):
+    """What the adapter learns from is what the agent sees: the instruction's password
+    is {PASSWORD} in every prompt and target, and the login still succeeds."""
+    from support.fake import ScriptedModel
+
+    from webagent.candidates import HybridRanker
+    from webagent.learning.oracle_set import site_examples
+    from webagent.secrets import instruction_secrets
+
+    task = next(t for t in read_site_tasks() if t.family == "login")
+    password = instruction_secrets(task.instruction)["PASSWORD"]
+    examples = site_examples(browser, suite, ScriptedModel([]), HybridRanker(embedder), [task])
+    targets = [e.target for e in examples]
+    # The solution says STOP only once the login page is left: the revealed password worked.
+    assert targets[-1] == "STOP" and any('"{PASSWORD}"' in t for t in targets)
+    assert all(password not in e.prompt and password not in e.target for e in examples)

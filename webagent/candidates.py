@@ -78,8 +78,13 @@ def untyped_values(instruction: str, history: Sequence[str]) -> list[str]:
     label shares no word with the task (a search box labelled by an icon, a form's
     "Year" field for "published in 2007")."""
     typed = " ".join(m.group(1) for h in history if (m := _TYPED.match(h)))
+    return [v for v in task_values(instruction) if v not in typed]
+
+
+def task_values(instruction: str) -> list[str]:
+    """The values a task gives: its quoted strings, then the numbers outside them."""
     values = [*quoted_values(instruction), *_NUMBER.findall(_QUOTED.sub(" ", instruction))]
-    return [v for v in values if v.strip() and v not in typed]
+    return list(dict.fromkeys(v for v in values if v.strip()))
 
 
 SEMANTIC_LIMIT = 256  # elements embedded per step; on bigger pages, the best by BM25 and the prior

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from webagent.actions import BASIC_VERBS, Action, action_grammar, page_texts, parse_action, verb_descriptions
 from webagent.browser.observation import Element, Observation
-from webagent.candidates import Candidate, quoted_values, tokenize, untyped_values
+from webagent.candidates import Candidate, quoted_values, task_values, tokenize, untyped_values
 from webagent.memory import relabel
 from webagent.models.base import Generation, LanguageModel
 from webagent.passages import is_question, passages
@@ -151,13 +151,13 @@ def instruction_spans(instruction: str, max_words: int = 6) -> list[str]:
 
 def typing_texts(instruction: str, history: Sequence[Action], max_words: int = 6) -> list[str]:
     """What TYPE may type this step: while a quoted value of the instruction is still
-    untyped, only the quoted values (asked to search for "service", the agent does not
-    type "documentation"); then any span of the instruction (a value typed twice, one
-    written without quotes)."""
-    quoted = quoted_values(instruction)
+    untyped, only the task's values, its quoted strings and numbers (asked to search
+    for "service", the agent does not type "documentation"; asked to change the year
+    of "X" to 1954, it may type 1954); then any span of the instruction (a value typed
+    twice, one written without quotes)."""
     pending = untyped_values(instruction, [a.to_dsl() for a in history])
-    if any(q in pending for q in quoted):
-        return list(dict.fromkeys(q for q in quoted if q.strip()))
+    if any(q in pending for q in quoted_values(instruction)):
+        return task_values(instruction)
     return instruction_spans(instruction, max_words)
 
 

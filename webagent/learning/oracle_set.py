@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from webagent.learning.objective import TrainingExample
-from webagent.secrets import Secrets
+from webagent.secrets import Secrets, instruction_secrets
 
 
 def oracle_examples(
@@ -40,7 +40,7 @@ def oracle_examples(
         for seed in seeds:
             env.reset(seed)
             # What the agent reads and writes: the task's password as {PASSWORD} (webagent.secrets).
-            secrets = Secrets(env.secrets)
+            secrets = Secrets(instruction_secrets(env.instruction))
             instruction = secrets.mask(env.instruction)
             history = []
             error = None
@@ -75,25 +75,28 @@ def site_examples(session, suite, model, ranker, tasks: Sequence, *, top_k: int 
     for task in tasks:
         env = SiteEnv(session, suite, task)
         env.reset()
+        # As the agent sees it: a password the instruction gives is {PASSWORD} (webagent.secrets).
+        secrets = Secrets(instruction_secrets(env.instruction))
+        instruction = secrets.mask(env.instruction)
         history: list = []
         error = None
         for _ in range(max_steps):
             deadline = time.monotonic() + 3.0
             while True:  # the page may still be drawing, as in solve()
-                observation = env.observe(last_error=error)
+                observation = secrets.mask_observation(env.observe(last_error=error))
                 try:
-                    action = SOLUTIONS[task.family](env.instruction, observation, tuple(history))
+                    action = SOLUTIONS[task.family](instruction, observation, tuple(history))
                     break
                 except ActionError:
                     if time.monotonic() >= deadline:
                         raise
                     time.sleep(0.2)
-            candidates = ranker.rank(env.instruction, observation, [a.to_dsl() for a in history], top_k)
+            candidates = ranker.rank(instruction, observation, [a.to_dsl() for a in history], top_k)
             if action.element_id is None or any(c.id == action.element_id for c in candidates):
-                prompt = policy.prompt(env.instruction, observation, candidates, history)
+                prompt = policy.prompt(instruction, observation, candidates, history)
                 out.append(TrainingExample(prompt, action.to_dsl()))
             if action.verb == "STOP":
                 break
-            error = env.act(action, observation)
+            error = env.act(secrets.reveal_action(action), observation)
             history.append(action)
     return out
