@@ -51,7 +51,7 @@ def _agent_run(args, console, policies: list[str]) -> dict:
     store = Store(args.db)
     ranker = HybridRanker(Embedder())
     results: dict = {"settings": {k: str(v) for k, v in vars(args).items()}, "policies": {}}
-    with Suite(args.root) as suite, BrowserSession() as session:
+    with Suite(args.root, ports=fixed_ports(args.port_base)) as suite, BrowserSession() as session:
         for name in policies:
             settings = AgentSettings(
                 policy="model" if name == "solution" else name,
@@ -115,7 +115,7 @@ def _learn(args, console) -> dict:
     ranker = HybridRanker(Embedder())
     results: dict = {"settings": {k: str(v) for k, v in vars(args).items()}, "families": {}}
     args.db.parent.mkdir(parents=True, exist_ok=True)
-    with Suite(args.root) as suite, BrowserSession() as session:
+    with Suite(args.root, ports=fixed_ports(args.port_base)) as suite, BrowserSession() as session:
         for family in args.families or FAMILIES:
             tasks = read_site_tasks(families=[family])
             train, fresh = tasks[: args.train], tasks[args.train :]
@@ -172,6 +172,12 @@ def _learn(args, console) -> dict:
     return results
 
 
+def fixed_ports(base: int) -> dict[str, int]:
+    """library, packages, docs on base, +1, +2. The prompt shows the page's URL, so a
+    free port chosen afresh each run would make two runs of the same model differ."""
+    return {app: base + i for i, app in enumerate(APPS)}
+
+
 def latency_percentiles(rows: list[dict]) -> dict:
     """p50 / p95 seconds per stage, and of observe + rank + decide."""
     import statistics
@@ -210,7 +216,7 @@ def main() -> int:
     parser.add_argument("command", choices=("install", "seed", "serve", "check", "measure", "learn", "generate"))
     parser.add_argument("--root", type=Path, default=None)
     parser.add_argument("--force", action="store_true", help="seed again even where seeded")
-    parser.add_argument("--port-base", type=int, default=8100, help="serve: library, packages, docs here, +1, +2")
+    parser.add_argument("--port-base", type=int, default=8100, help="library, packages, docs here, +1, +2")
     parser.add_argument("--sites", default="", help="comma-separated: library,packages,docs (default all)")
     parser.add_argument("--families", nargs="*", help="only these families")
     parser.add_argument("--train", type=int, default=2, help="learn: supervised episodes per family")
@@ -250,7 +256,7 @@ def main() -> int:
             console.print(f"seeded {app} in {seed(app, root, force=args.force)}")
         return 0
     if args.command == "serve":
-        ports = {app: args.port_base + i for i, app in enumerate(APPS)}
+        ports = fixed_ports(args.port_base)
         import signal
 
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the applications too
