@@ -296,17 +296,14 @@ class ModelPolicy(BasePolicy):
         texts = None
         if self.config.type_from_instruction:
             texts = typing_texts(instruction, history, self.config.max_span_words)
-        passwords = instruction_passwords(instruction)  # masked: the placeholders
-        if observation is None:
-            return action_grammar([c.element for c in candidates], texts=texts, secret_texts=passwords)
+        verbs = observation.verbs if observation is not None else BASIC_VERBS
+        answerable = "STOP" in verbs and observation is not None
         return action_grammar(
             [c.element for c in candidates],
             texts=texts,
-            secret_texts=passwords,
-            verbs=observation.verbs,
-            page_texts=page_texts(observation.elements, quoted_values(instruction))
-            if "STOP" in observation.verbs
-            else (),
+            secret_texts=instruction_passwords(instruction),  # masked: the placeholders
+            verbs=verbs,
+            page_texts=page_texts(observation.elements, quoted_values(instruction)) if answerable else (),
             answer_required=is_question(instruction),
         )
 
