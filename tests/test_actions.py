@@ -268,6 +268,26 @@ def test_an_action_that_changes_nothing_is_not_offered():
     assert nothing_new.split("\n")[0] == "start: click"
 
 
+def test_select_offers_only_the_options_the_task_names():
+    author = Element("37", "select", options=("---------", "Ada Haddad", "Keiko Moreau"), interactive=True)
+    genre = Element("39", "select", options=("Fiction", "Poetry"), interactive=True)
+    grammar = action_grammar([author, genre, BUTTON], task="Add a book by Keiko Moreau, published in 2007.")
+    accepts = _matcher_for(grammar)
+    assert accepts('SELECT [37] "Keiko Moreau"') and not accepts('SELECT [37] "Ada Haddad"')
+    assert accepts('SELECT [39] "Poetry"') and accepts('SELECT [39] "Fiction"')  # names none: any
+    done = Element("37", "select", options=author.options, selected_option="Keiko Moreau", interactive=True)
+    grammar = action_grammar([done, BUTTON], task="Add a book by Keiko Moreau.")
+    assert grammar.split("\n")[0] == "start: click"  # the named option is chosen: nothing left to select
+
+
+def test_a_number_field_takes_only_numbers():
+    year = Element("47", "input", input_type="number", editable=True, interactive=True)
+    title = Element("35", "input", input_type="text", editable=True, interactive=True)
+    accepts = _matcher_for(action_grammar([year, title, BUTTON], texts=["The Burning Compass", "2007"]))
+    assert accepts('TYPE [47] "2007"') and accepts('TYPE [35] "The Burning Compass"')
+    assert not accepts('TYPE [47] "The Burning Compass"')
+
+
 @pytest.mark.slow
 def test_hot_sampling_with_every_verb_always_parses(default_model):
     """With every verb offered, hot samples still parse, name a shown element and copy

@@ -195,3 +195,16 @@ def test_a_click_that_changed_nothing_is_not_offered_again_on_that_page(store, c
     model = ScriptedModel([f"CLICK [{inert.id}]"] * 2)
     _run(store, click_button, ModelPolicy(model), embedder, top_k=50, max_steps=2, skip_tried=False)
     assert shown in model.prompts[1]
+
+
+def test_a_click_that_leads_to_another_page_is_said_in_the_next_prompt(store, browser, fixture_server, embedder):
+    from webagent.envs.scripted import ScriptedEnv, ScriptedTask
+
+    env = ScriptedEnv(browser, ScriptedTask(url=f"{fixture_server}/nav.html", instruction="Go to the next page."))
+    env.reset()
+    link = _by_dom_id(env.observe(), "next")
+    model = ScriptedModel([f"CLICK [{link.id}]", "STOP"])
+    result = _run(store, env, ModelPolicy(model), embedder, top_k=50, max_steps=2)
+    assert result.outcome == "done" and len(model.prompts) == 2
+    assert "led to the page" not in model.prompts[0]
+    assert f'CLICK [{link.id}] led to the page "Target page".' in model.prompts[1]

@@ -6,10 +6,11 @@ from support.episodes import make_agent as _agent
 from support.episodes import run_one as _run
 from support.fake import ScriptedModel
 
-from webagent.actions import Action, action_grammar, parse_action
+from webagent.actions import ALL_VERBS, Action, action_grammar, parse_action
+from webagent.browser.observation import Observation
 from webagent.candidates import HybridRanker
 from webagent.envs.miniwob import MiniWoBEnv
-from webagent.policy import ModelPolicy, instruction_spans, typing_texts
+from webagent.policy import ModelPolicy, instruction_spans, password_pending, typing_texts
 from webagent.supervision import REJECT, Verdict
 
 
@@ -43,11 +44,29 @@ def test_while_a_quoted_value_is_untyped_only_quoted_values_are_offered():
     typed = [Action("TYPE", "2", "service")]
     assert "documentation" in typing_texts(instruction, typed)  # then any span, as before
     login = 'Log in with username "ana" and password "{PASSWORD}".'
-    assert typing_texts(login, [Action("TYPE", "5", "ana")]) == ["ana", "{PASSWORD}"]
+    assert typing_texts(login, [Action("TYPE", "5", "ana")]) == ["{PASSWORD}"]  # not the username again
     assert typing_texts("Change the year to 1954.", []) == instruction_spans("Change the year to 1954.")
     change = 'Change the year of the book "The Quiet Compass" to 2006.'
     assert typing_texts(change, []) == ["The Quiet Compass", "2006"]  # a quoted name, an unquoted value
-    assert typing_texts(change, [Action("TYPE", "9", "2006")]) == ["The Quiet Compass", "2006"]
+    assert typing_texts(change, [Action("TYPE", "9", "2006")]) == ["The Quiet Compass"]
+
+
+def test_a_password_the_task_gives_is_typed_before_the_task_can_end():
+    from webagent.browser.observation import Element
+    from webagent.candidates import Candidate
+
+    user = Element("6", "input", input_type="text", editable=True, interactive=True)
+    secret = Element("8", "input", input_type="password", editable=True, interactive=True)
+    button = Element("10", "button", text="Log in", interactive=True)
+    shown = [Candidate(user, 1.0), Candidate(secret, 0.5), Candidate(button, 0.4)]
+    observation = Observation(url="http://x/login", title="Log in", elements=(user, secret, button), verbs=ALL_VERBS)
+    policy = ModelPolicy(ScriptedModel([]))
+    masked = 'Log in with username "ana" and password "{PASSWORD}".'
+    assert password_pending(["{PASSWORD}"], [user, secret], [Action("TYPE", "6", "ana")])
+    assert "stop" not in policy.grammar(masked, shown, observation, [Action("TYPE", "6", "ana")]).split("\n")[0]
+    typed = [Action("TYPE", "6", "ana"), Action("TYPE", "8", "{PASSWORD}")]
+    assert "stop" in policy.grammar(masked, shown, observation, typed).split("\n")[0]
+    assert not password_pending(["{PASSWORD}"], [user, button], [])  # no password field: nothing to wait for
 
 
 def test_the_policy_keeps_a_masked_password_out_of_plain_fields():

@@ -199,6 +199,7 @@ def action_grammar(
     page_texts: Sequence[str] = (),
     answer_required: bool = False,
     secret_texts: Sequence[str] = (),
+    task: str = "",
 ) -> str:
     """A lark grammar (for llguidance) whose language is exactly the valid actions.
 
@@ -212,7 +213,8 @@ def action_grammar(
     `verbs` are the verbs this step offers; a STOP answer is a span of `page_texts`
     (the page's visible text), and without any only a bare STOP is possible. With
     `answer_required` (the task asks a question) a bare STOP is not offered while the
-    page has text to answer from."""
+    page has text to answer from. Where `task` names options of a select box, SELECT
+    offers only those."""
     rules: list[str] = []
     alternatives: list[str] = []
     typing, terminals = _text_terminals(candidates, texts, secret_texts, max_text_chars)
@@ -235,7 +237,7 @@ def action_grammar(
             continue
         targets = [el for el in candidates if verb.accepts(el)]
         if verb.name == "SELECT":
-            targets = [el for el in targets if _choices(el)]
+            targets = [el for el in targets if _choices(el, task)]
         elif verb.argument is not None and not verb.choices:
             targets = [el for group, _ in typing for el in group]
         if not targets:
@@ -247,7 +249,7 @@ def action_grammar(
         elif verb.name == "SELECT":
             per_element = []
             for el in targets:
-                options = " | ".join(_lit(escape(o)) for o in _choices(el))
+                options = " | ".join(_lit(escape(o)) for o in _choices(el, task))
                 per_element.append(f"{_lit(f'{verb.name} [{el.id}] ' + chr(34))} ({options}) {_lit(chr(34))}")
             rules.append(f"{name}: " + " | ".join(per_element))
         elif verb.choices:
@@ -260,6 +262,9 @@ def action_grammar(
     return "\n".join([f"start: {' | '.join(alternatives)}", *rules, *terminals]) + "\n"
 
 
+_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
+
+
 def _text_terminals(
     candidates: Sequence[Element], texts: Sequence[str] | None, secret_texts: Sequence[str], max_chars: int
 ) -> tuple[list[tuple[list[Element], str]], list[str]]:
@@ -269,7 +274,8 @@ def _text_terminals(
     A field takes `texts` (or, without them, any short text), except: where the
     task gives a password and a password field is shown, a password field takes
     only the passwords and the others nothing containing one; and from a closed set,
-    never the value the field holds already (typing it again changes nothing)."""
+    never the value the field holds already (typing it again changes nothing), and
+    into a number field only numbers (the model typed a book's title into its year)."""
     allowed = [t[:max_chars] for t in dict.fromkeys(texts or ()) if t.strip()]
     secrets = [s[:max_chars] for s in dict.fromkeys(secret_texts) if s.strip()]
     typable = [el for el in candidates if el.editable]
@@ -281,7 +287,7 @@ def _text_terminals(
         if guarded:
             mine = secrets if el.input_type == "password" else plain
         if allowed:
-            mine = [t for t in mine if t != el.value]
+            mine = [t for t in mine if t != el.value and (el.input_type != "number" or _NUMBER.fullmatch(t.strip()))]
             if not mine:
                 continue
         by_texts.setdefault(tuple(mine), []).append(el)
@@ -294,9 +300,20 @@ def _text_terminals(
     return groups, terminals
 
 
-def _choices(el: Element) -> list[str]:
-    """The options SELECT may choose: not the one already chosen (that changes nothing)."""
-    return [o for o in dict.fromkeys(el.options) if o != el.selected_option]
+def _choices(el: Element, task: str = "") -> list[str]:
+    """The options SELECT may choose: where the task names some of the box's options,
+    only those (the model chose another author than the one the task named); never
+    the one already chosen (that changes nothing)."""
+    options = list(dict.fromkeys(el.options))
+    named = [o for o in options if _names(task, o)]
+    return [o for o in (named or options) if o != el.selected_option]
+
+
+def _names(task: str, option: str) -> bool:
+    """Whether `task` says `option` as words of its own (not inside another word)."""
+    words = option.strip()
+    pattern = rf"(?<!\w){re.escape(words)}(?!\w)"
+    return bool(re.search(r"\w", words)) and re.search(pattern, task, re.IGNORECASE) is not None
 
 
 def _typing(verb: str, elements: Sequence[Element], text: str) -> str:

@@ -297,6 +297,9 @@ class Agent:
     def _observe(self, env: Environment, context: EpisodeContext) -> Observation:
         last_error = context.steps[-1].error if context.steps else None
         observation = env.observe(last_error=last_error, screenshot=self.config.screenshots)
+        if context.steps and "STOP" in observation.verbs:  # real sites: say where the last action led
+            events = (*navigation_events(context.steps[-1], observation), *observation.events)
+            observation = replace(observation, events=events)
         return self.secrets.mask_observation(observation)
 
     def _act(self, env: Environment, context: EpisodeContext, observation: Observation, action: Action):
@@ -373,6 +376,15 @@ def page_state(observation: Observation) -> tuple:
         observation.url,
         tuple((e.id, e.text, e.value, e.checked, e.selected_option, e.visible) for e in observation.elements),
     )
+
+
+def navigation_events(last: Step, now: Observation) -> tuple[str, ...]:
+    """What the last action did that the history does not say: it led to another
+    page (the model could not tell a submitted form from one still being filled, and
+    went on clicking after the task was done)."""
+    if now.url == last.observation.url:
+        return ()
+    return (f'{last.action.to_dsl()} led to the page "{now.title or now.url}".',)
 
 
 def tried_clicks(observation: Observation, steps: Sequence[Step]) -> set[str]:

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from webagent.actions import BASIC_VERBS, Action, action_grammar, page_texts, parse_action, verb_descriptions
 from webagent.browser.observation import Element, Observation
-from webagent.candidates import Candidate, quoted_values, task_values, tokenize, untyped_values
+from webagent.candidates import Candidate, quoted_values, tokenize, untyped_values
 from webagent.memory import relabel
 from webagent.models.base import Generation, LanguageModel
 from webagent.passages import is_question, passages
@@ -151,13 +151,14 @@ def instruction_spans(instruction: str, max_words: int = 6) -> list[str]:
 
 def typing_texts(instruction: str, history: Sequence[Action], max_words: int = 6) -> list[str]:
     """What TYPE may type this step: while a quoted value of the instruction is still
-    untyped, only the task's values, its quoted strings and numbers (asked to search
-    for "service", the agent does not type "documentation"; asked to change the year
-    of "X" to 1954, it may type 1954); then any span of the instruction (a value typed
-    twice, one written without quotes)."""
+    untyped, only the task's values not typed yet, its quoted strings and numbers
+    (asked to search for "service", the agent does not type "documentation"; asked to
+    change the year of "X" to 1954, it may type 1954; having typed the year, it does
+    not type it again into the next field); then any span of the instruction (a
+    value typed twice, one written without quotes)."""
     pending = untyped_values(instruction, [a.to_dsl() for a in history])
     if any(q in pending for q in quoted_values(instruction)):
-        return task_values(instruction)
+        return pending
     return instruction_spans(instruction, max_words)
 
 
@@ -297,11 +298,15 @@ class ModelPolicy(BasePolicy):
         if self.config.type_from_instruction:
             texts = typing_texts(instruction, history, self.config.max_span_words)
         verbs = observation.verbs if observation is not None else BASIC_VERBS
+        secrets = instruction_passwords(instruction)  # masked: the placeholders
+        if password_pending(secrets, [c.element for c in candidates], history):
+            verbs = tuple(v for v in verbs if v != "STOP")
         answerable = "STOP" in verbs and observation is not None
         return action_grammar(
             [c.element for c in candidates],
             texts=texts,
-            secret_texts=instruction_passwords(instruction),  # masked: the placeholders
+            secret_texts=secrets,
+            task=instruction,
             verbs=verbs,
             page_texts=page_texts(observation.elements, quoted_values(instruction)) if answerable else (),
             answer_required=is_question(instruction),
@@ -328,6 +333,15 @@ class ModelPolicy(BasePolicy):
             decide_seconds=time.perf_counter() - start,
             exemplars=tuple(exemplars),
         )
+
+
+def password_pending(secrets: Sequence[str], elements: Sequence[Element], history: Sequence[Action]) -> bool:
+    """Whether the task gave a password that is not typed yet while a password field
+    is shown: then the task cannot be done, and STOP is not offered (a password is
+    given only to be typed; the model stopped after the username)."""
+    typed = {a.argument for a in history if a.verb == "TYPE"}
+    untyped = [s for s in secrets if s.strip() and s not in typed]
+    return bool(untyped) and any(el.editable and el.input_type == "password" for el in elements)
 
 
 # -- baselines -------------------------------------------------------------
