@@ -123,6 +123,7 @@ def main() -> None:
     parser.add_argument("--critic-weight", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-steps", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: two runs share two cores)")
     parser.add_argument("--out", type=Path, default=Path("results/autonomy"))
     args = parser.parse_args()
 
@@ -130,7 +131,7 @@ def main() -> None:
     from webagent.browser.session import BrowserSession
     from webagent.envs.miniwob import MiniWoBEnv, MiniWoBServer
     from webagent.envs.oracles import ORACLES
-    from webagent.settings import AgentSettings, CriticSettings, LoopSettings
+    from webagent.settings import AgentSettings, CriticSettings, LoopSettings, ModelSettings
 
     db = args.out.with_suffix(".db")
     for stale in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
@@ -158,6 +159,7 @@ def main() -> None:
 
     autonomy = AutonomySettings(enabled=True, alpha=args.alpha, delta=args.delta, min_samples=args.min_samples)
     settings = AgentSettings(
+        model=ModelSettings(threads=args.threads),
         critic=CriticSettings(enabled=args.critic, weight=args.critic_weight),
         autonomy=autonomy,
         loop=LoopSettings(max_steps=args.max_steps),
@@ -175,7 +177,7 @@ def main() -> None:
         for i in range(args.episodes):
             seed = args.seed + i
             env.reset(seed)
-            auto0, asked0 = approver.auto_approved, approver.asked
+            auto0, asked0, logged = approver.auto_approved, approver.asked, len(log)
             result = agent.run_episode(env, run_id=run_id, task=args.task, seed=seed)
             auto, asked = approver.auto_approved - auto0, approver.asked - asked0
             calibration = approver.calibration()
@@ -186,6 +188,9 @@ def main() -> None:
                 "success": 1.0 if result.outcome == "success" else 0.0,
                 "steps": len(result.steps),
                 "interventions": sum(s.interventions for s in result.steps),
+                # auto-approved steps the oracle, asked afterwards, disagreed with: with the
+                # interventions, every step the agent got wrong (auto-approval hides these)
+                "auto_wrong": sum(1 for e in log[logged:] if e["auto"] and not e["agreed"]),
                 "auto": auto,
                 "asked": asked,
                 "coverage": auto / (auto + asked) if auto + asked else 0.0,
@@ -236,17 +241,19 @@ def main() -> None:
             {
                 "episodes": f"{block[0]['episode']}-{block[-1]['episode']}",
                 "interventions": statistics.fmean(r["interventions"] for r in block),
+                "wrong": statistics.fmean(r["interventions"] + r["auto_wrong"] for r in block),
                 "coverage": sum(r["auto"] for r in block) / max(sum(r["auto"] + r["asked"] for r in block), 1),
                 "success": statistics.fmean(r["success"] for r in block),
                 "threshold": block[-1]["threshold"],
             }
         )
     print()
-    print(f"{'episodes':>10} {'interventions/ep':>17} {'auto coverage':>14} {'success':>8} {'threshold':>10}")
+    header = ("episodes", 10), ("interventions/ep", 17), ("wrong/ep", 9), ("auto coverage", 14), ("success", 8)
+    print(" ".join(f"{name:>{width}}" for name, width in header), f"{'threshold':>10}")
     for b in blocks:
         threshold = f"{b['threshold']:.4f}" if b["threshold"] is not None else "–"
         print(
-            f"{b['episodes']:>10} {b['interventions']:>17.2f} {b['coverage']:>14.0%} "
+            f"{b['episodes']:>10} {b['interventions']:>17.2f} {b['wrong']:>9.2f} {b['coverage']:>14.0%} "
             f"{b['success']:>8.0%} {threshold:>10}"
         )
     print()
