@@ -160,3 +160,18 @@ def test_login_steps_for_training_carry_the_password_masked(browser, suite, embe
     # The solution says STOP only once the login page is left: the revealed password worked.
     assert targets[-1] == "STOP" and any('"{PASSWORD}"' in t for t in targets)
     assert all(password not in e.prompt and password not in e.target for e in examples)
+
+
+def test_an_episode_starts_from_no_remembered_ui_state(browser, suite):
+    """The admin remembers which filters are folded in web storage: one episode folding
+    "By genre" must not hide the genre links from the next (reset restores the database,
+    and now the storage too; the ranker's fold once failed the model's next episode)."""
+    task = next(t for t in read_site_tasks(families=["filter-genre"]))
+    env = SiteEnv(browser, suite, task)
+    env.reset()
+    env.session.call(lambda page: page.click("text=By genre"))
+    folded = "() => sessionStorage.getItem('django.admin.filtersState') || ''"
+    assert '"genre":false' in env.session.call(lambda page: page.evaluate(folded))
+    env.reset()
+    assert '"genre":false' not in env.session.call(lambda page: page.evaluate(folded))
+    assert solve(env)[0]

@@ -214,6 +214,7 @@ class SiteEnv(RealPage):
                 self._log_in(app)
         self._mark = app.log_mark()
         self.session.goto(app.url(self.task.start))
+        self.session.call(_forget_storage)
         return self.task.instruction
 
     def _log_in(self, app: App) -> None:
@@ -245,3 +246,19 @@ class SiteEnv(RealPage):
         """Called when the agent says STOP: success read from the application."""
         ok = self.succeeded(answer)
         return EpisodeStatus(done=True, reward=1.0 if ok else 0.0, reason=None if ok else "not done in the application")
+
+
+_STORAGE_JS = """() => {
+  const n = localStorage.length + sessionStorage.length;
+  localStorage.clear();
+  sessionStorage.clear();
+  return n;
+}"""
+
+
+def _forget_storage(page) -> None:
+    """Start the episode from no remembered UI state: the Django admin keeps its sidebar's
+    state in web storage, and one episode's click on its toggle covered the filter
+    links of the next episode (the database is restored, the browser's storage was not)."""
+    if page.evaluate(_STORAGE_JS):
+        page.reload()
