@@ -257,8 +257,9 @@ _STORAGE_JS = """() => {
 
 
 def _forget_storage(page) -> None:
-    """Start the episode from no remembered UI state: the Django admin keeps its sidebar's
-    state in web storage, and one episode's click on its toggle covered the filter
-    links of the next episode (the database is restored, the browser's storage was not)."""
+    """Start the episode from no remembered UI state: the Django admin keeps which of its
+    filters are folded in web storage, and the ranker's click on "By genre" in one
+    episode hid the genre links from the model's next one (the database was restored,
+    the browser's storage was not)."""
     if page.evaluate(_STORAGE_JS):
         page.reload()
