@@ -26,7 +26,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from webagent.calibration import clopper_pearson_upper  # noqa: E402
-from webagent.errors import WebAgentError  # noqa: E402
 from webagent.settings import AutonomySettings  # noqa: E402
 from webagent.store import Store  # noqa: E402
 from webagent.supervision import oracle_supervisor  # noqa: E402
@@ -130,7 +129,6 @@ def main() -> None:
     from webagent.assembly import assemble
     from webagent.browser.session import BrowserSession
     from webagent.envs.miniwob import MiniWoBEnv, MiniWoBServer
-    from webagent.envs.oracles import ORACLES
     from webagent.settings import AgentSettings, CriticSettings, LoopSettings, ModelSettings
 
     db = args.out.with_suffix(".db")
@@ -138,14 +136,14 @@ def main() -> None:
         stale.unlink(missing_ok=True)
     store = Store(db)
     log: list[dict] = []
-    oracle = ORACLES[args.task]
+    person = oracle_supervisor(args.task)
 
     def shadow(proposal, calibration) -> None:
         d = proposal.decision
-        try:
-            agreed = oracle(proposal.instruction, proposal.observation, proposal.history) == d.action
-        except WebAgentError:
+        judged = person.agrees(proposal)
+        if judged is None:
             return  # the oracle cannot tell on this page
+        agreed = judged[0]
         log.append(
             {
                 "auto": True,
@@ -165,7 +163,7 @@ def main() -> None:
         loop=LoopSettings(max_steps=args.max_steps),
         seed=args.seed,
     )
-    supervisor = Recording(oracle_supervisor(args.task), log)
+    supervisor = Recording(person, log)
     parts = assemble(settings, store, supervisor=supervisor, on_auto=shadow)
     approver, agent = parts.approver, parts.agent()
     run_id = parts.start_run(f"autonomy_run {args.task}", args={k: str(v) for k, v in vars(args).items()})

@@ -58,3 +58,51 @@ def test_reward_supervision_confirms_the_steps_of_rewarded_episodes(store, brows
 def test_a_correction_must_name_an_action(kind):
     with pytest.raises(Exception, match="must name"):
         Verdict(kind)
+
+
+def test_the_oracle_confirms_any_action_the_page_rewards_as_well(store, browser, miniwob_server, embedder):
+    """click-widget rewards a click on any widget of the asked kind: the simulated person
+    confirms the second checkbox as it confirms the first (it used to correct it)."""
+    from webagent.envs.oracles import WIDGET_KINDS
+    from webagent.supervision import oracle_supervisor
+
+    env = MiniWoBEnv(browser, miniwob_server, "click-widget")
+    for seed in range(60):
+        env.reset(seed)
+        obs = env.observe()
+        kind = env.instruction.split('"')[1]
+        same = [el for el in obs.actionable if WIDGET_KINDS[kind](el)]
+        if len(same) >= 2:
+            break
+    else:
+        pytest.fail("no seed with two widgets of the asked kind")
+    assert ORACLES["click-widget"](env.instruction, obs, ()) == Action("CLICK", same[0].id)
+    policy = ModelPolicy(ScriptedModel([f"CLICK [{same[1].id}]"]))
+    result = _run(_agent(store, embedder, policy, oracle_supervisor("click-widget")), env, seed)
+    assert result.outcome == "success" and result.steps[0].interventions == 0  # the page agrees
+    assert [r["kind"] for r in store.feedback(episode_id=result.episode_id)] == ["confirm"]
+
+
+def test_the_oracle_takes_the_boxes_to_tick_in_any_order(browser, miniwob_server):
+    from webagent.policy import Decision
+    from webagent.supervision import Proposal, oracle_supervisor
+
+    env = MiniWoBEnv(browser, miniwob_server, "click-checkboxes")
+    for seed in range(60):
+        env.reset(seed)
+        obs = env.observe()
+        names = env.instruction.removeprefix("Select ").split(" and click")[0].split(", ")
+        due = [el for el in obs.actionable if el.input_type == "checkbox" and el.label in names]
+        if len(due) >= 2:
+            break
+    else:
+        pytest.fail("no seed with two boxes to tick")
+    person = oracle_supervisor("click-checkboxes")
+
+    def verdict(action):
+        decision = Decision(action=action, confidence=1.0, raw_output=str(action), prompt="")
+        return person.review(Proposal(env.instruction, obs, (), (), decision, "click-checkboxes", 0))
+
+    assert verdict(Action("CLICK", due[-1].id)).kind == "confirm"  # not the first, still right
+    other = next(el for el in obs.actionable if el.input_type == "checkbox" and el.label not in names)
+    assert verdict(Action("CLICK", other.id)).kind == "correct"

@@ -69,6 +69,7 @@ class Supervisor(Protocol):
 
 
 Oracle = Callable[[str, Observation, tuple[Action, ...]], Action]
+AlsoRight = Callable[[str, Observation, tuple[Action, ...], Action], bool]  # another right action
 
 
 class OracleSupervisor:
@@ -80,22 +81,36 @@ class OracleSupervisor:
 
     name = Source.ORACLE
 
-    def __init__(self, oracle: Oracle | dict[str, Oracle]) -> None:
+    def __init__(self, oracle: Oracle | dict[str, Oracle], also_right: AlsoRight | dict[str, AlsoRight] | None = None):
         self.oracles = oracle if isinstance(oracle, dict) else None
         self.oracle = None if isinstance(oracle, dict) else oracle
+        self.also_right = also_right
 
     def _oracle(self, task: str) -> Oracle | None:
         return self.oracle if self.oracles is None else self.oracles.get(task)
 
-    def review(self, proposal: Proposal) -> Verdict | None:
+    def agrees(self, proposal: Proposal) -> tuple[bool, Action] | None:
+        """Whether the proposed action is right, and the oracle's own; None where the
+        oracle cannot tell. Where a task has several right actions (`also_right`), any
+        of them agrees."""
         oracle = self._oracle(proposal.task)
         if oracle is None:
             return None
+        args = (proposal.instruction, proposal.observation, proposal.history)
         try:
-            right = oracle(proposal.instruction, proposal.observation, proposal.history)
+            right = oracle(*args)
         except WebAgentError:
-            return None  # the oracle cannot tell on this page: let the step run
-        if right == proposal.decision.action:
+            return None  # the oracle cannot tell on this page
+        action = proposal.decision.action
+        also = self.also_right.get(proposal.task) if isinstance(self.also_right, dict) else self.also_right
+        return right == action or (also is not None and also(*args, action)), right
+
+    def review(self, proposal: Proposal) -> Verdict | None:
+        judged = self.agrees(proposal)
+        if judged is None:
+            return None  # let the step run
+        agreed, right = judged
+        if agreed:
             return CONFIRM.by(self.name)
         return Verdict(VerdictKind.CORRECT, right, source=self.name)
 
@@ -129,12 +144,12 @@ def check_oracles(tasks: Sequence[str]) -> None:
 
 def oracle_supervisor(task: str | None = None) -> OracleSupervisor:
     """The oracle of one task, or (task None) every task's oracle by the proposal's task."""
-    from webagent.envs.oracles import ORACLES
+    from webagent.envs.oracles import ALSO_RIGHT, ORACLES
 
     if task is None:
-        return OracleSupervisor(dict(ORACLES))
+        return OracleSupervisor(dict(ORACLES), dict(ALSO_RIGHT))
     check_oracles([task])
-    return OracleSupervisor(ORACLES[task])
+    return OracleSupervisor(ORACLES[task], ALSO_RIGHT.get(task))
 
 
 def make_supervisor(kind: str) -> Supervisor | None:

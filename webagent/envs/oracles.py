@@ -20,6 +20,8 @@ from webagent.envs.miniwob import MiniWoBEnv
 from webagent.errors import ActionError, DataError
 
 Oracle = Callable[[str, Observation, tuple[Action, ...]], Action]
+# Whether an action other than the oracle's is right too (a task where several are).
+AlsoRight = Callable[[str, Observation, tuple[Action, ...], Action], bool]
 
 
 # -- reading the instruction --------------------------------------------------
@@ -137,6 +139,14 @@ def click_checkboxes(instruction: str, observation: Observation, history: tuple[
     return click(button(observation, "Submit"))
 
 
+def any_box_to_set(instruction: str, observation: Observation, history: tuple[Action, ...], action: Action) -> bool:
+    """Any box still to be set is as right as the one the oracle sets first: the order is free."""
+    names = match(r"^Select (.*) and click Submit", instruction).group(1)
+    wanted = set() if names == "nothing" else set(names.split(", "))
+    due = [b for b in visible(observation) if b.input_type == "checkbox" and bool(b.checked) != (b.label in wanted)]
+    return any(action == click(box) for box in due)
+
+
 def click_option(instruction: str, observation: Observation, history: tuple[Action, ...]) -> Action:
     name = match(r"^Select (.*) and click Submit", instruction).group(1)
     radio = find(observation, lambda el: el.input_type == "radio" and el.label == name, f"option {name!r}")
@@ -198,6 +208,13 @@ def click_widget(instruction: str, observation: Observation, history: tuple[Acti
     if kind not in WIDGET_KINDS:
         raise ActionError(f"unknown widget kind {kind!r}")
     return click(find(observation, WIDGET_KINDS[kind], f"{kind} widget"))
+
+
+def any_widget_of_kind(instruction: str, observation: Observation, history: tuple[Action, ...], action: Action) -> bool:
+    """The page rewards a click on any widget of the asked kind, not only the first."""
+    kind = match(r'Click on a "(\w+)" widget', instruction).group(1)
+    fits = WIDGET_KINDS.get(kind, lambda el: False)
+    return any(action == click(el) for el in visible(observation) if fits(el))
 
 
 def enter_text(instruction: str, observation: Observation, history: tuple[Action, ...]) -> Action:
@@ -401,6 +418,15 @@ ORACLES: dict[str, Oracle] = {
     "search-engine": search_engine,
     "social-media": social_media,
     "use-autocomplete": use_autocomplete,
+}
+
+
+# Tasks where more than one action is right at a step: the oracle names one; a simulated
+# person confirms any of them (correcting a right click taught the model nothing and
+# counted as an intervention: click-widget's 0.5 per episode never fell).
+ALSO_RIGHT: dict[str, AlsoRight] = {
+    "click-checkboxes": any_box_to_set,
+    "click-widget": any_widget_of_kind,
 }
 
 
