@@ -132,6 +132,27 @@ def test_a_value_the_instruction_does_not_hold_is_never_typed():
     assert fallback.calls == [(("TYPE",), ["1"])]
 
 
+def test_a_step_already_done_on_the_page_is_skipped():
+    listing = Target(tag="select", role="combobox", dom_id="options")
+    submit = Target(tag="button", role="button", text="Submit")
+    recorded = Workflow(
+        "Select Taiwan from the list and click Submit.",
+        "u",
+        (WorkflowStep("SELECT", "Taiwan", listing), WorkflowStep("CLICK", None, submit)),
+    )
+    options = ("Ghana", "Sweden")
+    fallback = Fallback()
+    policy = ProcedurePolicy(_memory(recorded), fallback)
+    task = "Select Sweden from the list and click Submit."
+    button = _el("2", text="Submit")
+    select = {"tag": "select", "role": "combobox", "options": options, "attributes": (("id", "options"),)}
+    fresh = _page(_el("1", **select, selected_option="Ghana"), button)
+    assert policy.decide(task, fresh, _candidates(fresh), [], 0).action == Action("SELECT", "1", "Sweden")
+    shown = _page(_el("1", **select, selected_option="Sweden"), button)
+    assert policy.decide(task, shown, _candidates(shown), [], 0).action == Action("CLICK", "2")  # not SELECT again
+    assert not fallback.calls
+
+
 # -- acceptance: real pages, the real model, a real store ---------------------------------------
 
 

@@ -233,10 +233,9 @@ class ProcedurePolicy(WrappingPolicy):
         index = len(history)
         narrowed = None
         for procedure in self._found[1]:
-            if index >= len(procedure.steps):
+            step, action, why = _next_step(procedure, index, instruction, observation)
+            if step is None:
                 continue
-            step = procedure.steps[index]
-            action, why = _sound(step, instruction, observation, tuple(procedure.mapping.values()))
             if action is not None and action not in rejected:
                 rejected.append(action)
                 source = procedure.workflow.source
@@ -247,6 +246,29 @@ class ProcedurePolicy(WrappingPolicy):
         if shown:  # the step is known, its element is not: the model picks among that kind
             return self.inner.decide(instruction, replace(observation, verbs=(narrowed.verb,)), shown, history, seed)
         return self.inner.decide(instruction, observation, candidates, history, seed)
+
+
+def _next_step(
+    procedure: Procedure, index: int, instruction: str, observation: Observation
+) -> tuple[WorkflowStep | None, Action | None, str]:
+    """Step `index` of the procedure, its action here and how it was found; past a step
+    whose action would change nothing (the list already shows the option to select,
+    the field already holds the text), the step after it: that one is done already
+    (choose-list's late interventions were the oracle correcting such a SELECT)."""
+    values = tuple(procedure.mapping.values())
+    for step in procedure.steps[index:]:
+        action, why = _sound(step, instruction, observation, values)
+        if action is None or not _changes_nothing(action, observation):
+            return step, action, why
+    return None, None, "every step left is done already"
+
+
+def _changes_nothing(action: Action, page: Observation) -> bool:
+    element = page.find(action.element_id) if action.element_id is not None else None
+    if element is None or action.argument is None:
+        return False
+    held = element.selected_option if action.verb == "SELECT" else element.value if action.verb == "TYPE" else None
+    return action.argument == held
 
 
 def _holding(target: Target, values: Sequence[str], page: Observation) -> Element | None:
