@@ -208,3 +208,20 @@ def test_a_click_that_leads_to_another_page_is_said_in_the_next_prompt(store, br
     assert result.outcome == "done" and len(model.prompts) == 2
     assert "led to the page" not in model.prompts[0]
     assert f'CLICK [{link.id}] led to the page "Target page".' in model.prompts[1]
+
+
+def test_a_click_that_failed_is_not_offered_on_the_next_step(store, browser, fixture_server, embedder):
+    """Submit is covered by a menu of suggestions: the click fails, and the next step
+    offers the menu, not Submit again (the model repeated it on use-autocomplete)."""
+    from webagent.envs.scripted import ScriptedEnv, ScriptedTask
+
+    env = ScriptedEnv(browser, ScriptedTask(url=f"{fixture_server}/covered.html", instruction="Pick Paraguay."))
+    env.reset()
+    obs = env.observe()
+    submit, pick = _by_dom_id(obs, "submit"), _by_dom_id(obs, "pick")
+    model = ScriptedModel([f"CLICK [{submit.id}]", f"CLICK [{pick.id}]", f"CLICK [{submit.id}]"])
+    result = _run(store, env, ModelPolicy(model), embedder, top_k=50, max_steps=3)
+    assert "covered" in (result.steps[0].error or "")
+    shown = f"\n[{submit.id}] "
+    assert shown in model.prompts[0] and shown not in model.prompts[1] and f"\n[{pick.id}] " in model.prompts[1]
+    assert shown in model.prompts[2] and result.steps[2].error is None  # the menu gone, Submit is back

@@ -389,13 +389,19 @@ def navigation_events(last: Step, now: Observation) -> tuple[str, ...]:
 
 def tried_clicks(observation: Observation, steps: Sequence[Step]) -> set[str]:
     """Elements clicked earlier when the page was exactly as it is now: the click left it
-    so (or it came back), and clicking again would only go round in a loop."""
+    so (or it came back), and clicking again would only go round in a loop; and the
+    element whose click failed a step ago (use-autocomplete's Submit, covered by the
+    suggestions the typing opened, was clicked again while the page redrew them)."""
     state = page_state(observation)
-    return {
+    tried = {
         s.action.element_id
         for s in steps
         if s.action.verb == "CLICK" and s.action.element_id and page_state(s.observation) == state
     }
+    last = steps[-1] if steps else None
+    if last is not None and last.error and last.action.verb == "CLICK" and last.action.element_id:
+        tried.add(last.action.element_id)
+    return tried
 
 
 def _final_url(env: Environment, steps: Sequence[Step]) -> str | None:
