@@ -97,13 +97,14 @@ class OracleSupervisor:
         if oracle is None:
             return None
         args = (proposal.instruction, proposal.observation, proposal.history)
-        try:
-            right = oracle(*args)
-        except WebAgentError:
-            return None  # the oracle cannot tell on this page
         action = proposal.decision.action
         also = self.also_right.get(proposal.task) if isinstance(self.also_right, dict) else self.also_right
-        return right == action or (also is not None and also(*args, action)), right
+        try:
+            right = oracle(*args)
+            agreed = right == action or (also is not None and also(*args, action))
+        except WebAgentError:
+            return None  # the oracle cannot tell on this page
+        return agreed, right
 
     def review(self, proposal: Proposal) -> Verdict | None:
         judged = self.agrees(proposal)
