@@ -54,14 +54,18 @@ def run_task(task: str, out: Path, learn_args: list[str], runner: str = "learn")
     return task, code, time.perf_counter() - started
 
 
+def _results(out: Path, tasks: list[str]):
+    """(task, its OUT/TASK.json) for every task whose run has finished."""
+    for task in tasks:
+        path = out / f"{task}.json"
+        if path.exists():
+            yield task, json.loads(path.read_text())
+
+
 def summarize(out: Path, tasks: list[str], failing: float) -> dict:
     """OUT/summary.json from the per-task curves."""
     rows: dict = {}
-    for task in tasks:
-        path = out / f"{task}.json"
-        if not path.exists():
-            continue
-        curves = json.loads(path.read_text())
+    for task, curves in _results(out, tasks):
         evals = curves["tasks"][task]["evals"]
         row = curves["summary"]["tasks"][task]
         rows[task] = {
@@ -92,11 +96,7 @@ def summarize_autonomy(out: Path, tasks: list[str]) -> dict:
     first and last block, auto-approval coverage in the last, and the agreement on
     auto-approved steps against the promise."""
     rows: dict = {}
-    for task in tasks:
-        path = out / f"{task}.json"
-        if not path.exists():
-            continue
-        result = json.loads(path.read_text())
+    for task, result in _results(out, tasks):
         first, last, summary = result["blocks"][0], result["blocks"][-1], result["summary"]
         rows[task] = {
             "episodes": summary["episodes"],

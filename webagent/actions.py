@@ -262,7 +262,7 @@ def action_grammar(
     return "\n".join([f"start: {' | '.join(alternatives)}", *rules, *terminals]) + "\n"
 
 
-_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
+_NUMERIC = re.compile(r"[-+]?\d+(?:[.,]\d+)?")  # what a number field accepts (not a date's 10/20/2017)
 
 
 def _text_terminals(
@@ -287,7 +287,7 @@ def _text_terminals(
         if guarded:
             mine = secrets if el.input_type == "password" else plain
         if allowed:
-            mine = [t for t in mine if t != el.value and (el.input_type != "number" or _NUMBER.fullmatch(t.strip()))]
+            mine = [t for t in mine if t != el.value and (el.input_type != "number" or _NUMERIC.fullmatch(t.strip()))]
             if not mine:
                 continue
         by_texts.setdefault(tuple(mine), []).append(el)
@@ -298,6 +298,16 @@ def _text_terminals(
         groups.append((elements, name))
         terminals.append(f"{name}: {rule}")
     return groups, terminals
+
+
+def changes_nothing(action: Action, element: Element) -> bool:
+    """Whether the action would leave `element` as it is: SELECT of the option already
+    chosen, TYPE of the value the field holds (the grammar never offers either; a
+    procedure recorded elsewhere may propose one)."""
+    if action.argument is None:
+        return False
+    held = element.selected_option if action.verb == "SELECT" else element.value if action.verb == "TYPE" else None
+    return action.argument == held
 
 
 def _choices(el: Element, task: str = "") -> list[str]:

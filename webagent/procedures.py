@@ -42,7 +42,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 
-from webagent.actions import VERBS, Action, page_texts
+from webagent.actions import VERBS, Action, changes_nothing, page_texts
 from webagent.agent import EpisodeContext, EpisodeResult, Observer
 from webagent.browser.observation import Element, Observation
 from webagent.candidates import Candidate
@@ -258,17 +258,10 @@ def _next_step(
     values = tuple(procedure.mapping.values())
     for step in procedure.steps[index:]:
         action, why = _sound(step, instruction, observation, values)
-        if action is None or not _changes_nothing(action, observation):
+        element = observation.find(action.element_id) if action is not None and action.element_id else None
+        if action is None or element is None or not changes_nothing(action, element):
             return step, action, why
     return None, None, "every step left is done already"
-
-
-def _changes_nothing(action: Action, page: Observation) -> bool:
-    element = page.find(action.element_id) if action.element_id is not None else None
-    if element is None or action.argument is None:
-        return False
-    held = element.selected_option if action.verb == "SELECT" else element.value if action.verb == "TYPE" else None
-    return action.argument == held
 
 
 def _holding(target: Target, values: Sequence[str], page: Observation) -> Element | None:
