@@ -52,6 +52,15 @@ def test_click_delivers_the_click(browser, fixture_server, dom_id, status):
     assert after.url == obs.url
 
 
+def test_a_click_reaches_an_icon_whose_image_changes_on_hover(browser, fixture_server):
+    """The pointer arrives before it presses, as a person's does: the hover image loads
+    first (social-media's icons: the first click landed on the row behind, every time)."""
+    obs = load(browser, fixture_server, "hover_icon.html")
+    error, after = act(browser, obs, "CLICK", "like")
+    assert error is None
+    assert by_dom_id(after, "status").text == "Liked"
+
+
 def test_click_toggles_aria_checked(browser, fixture_server):
     obs = load(browser, fixture_server, "controls.html")
     error, after = act(browser, obs, "CLICK", "toggle")

@@ -39,6 +39,26 @@ def test_instruction_and_reward(browser, miniwob_server):
     assert status.done and status.reward == -1.0
 
 
+_ASKED_ICON = """() => {
+  const [user, verb] = [...document.querySelectorAll('#query .bold')].map((b) => b.textContent);
+  const tweets = [...document.querySelectorAll('#area .media')];
+  const tweet = tweets.find((m) => m.querySelector('.username').textContent === user);
+  return tweet.querySelector('.' + verb.toLowerCase()).getAttribute('data-webagent-id');
+}"""
+
+
+def test_the_first_observation_sees_the_episode_loaded(browser, miniwob_server):
+    """social-media's icons are images that arrive after the episode starts: observed
+    before them, an icon had no width and the first click on it did not reach it."""
+    env = MiniWoBEnv(browser, miniwob_server, "social-media")
+    for seed in (0, 1, 12):  # the asked icon is Retweet, Like, Reply
+        env.reset(seed)
+        observation = env.observe()
+        icon = browser.call(lambda page: page.evaluate(_ASKED_ICON))
+        assert env.act(Action("CLICK", icon), observation) is None
+        assert env.status().reward == 1.0
+
+
 def test_the_task_timer_does_not_run_out(browser, miniwob_server):
     env = MiniWoBEnv(browser, miniwob_server, "click-button")
     env.reset(0)

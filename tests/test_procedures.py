@@ -3,6 +3,8 @@ other values. The acceptance test runs real MiniWoB++ pages, real Chromium, the 
 default model and a real sqlite store; the policy's rules are checked on small pages
 with a scripted fallback (loop logic only)."""
 
+from dataclasses import replace
+
 import pytest
 
 from webagent.actions import Action
@@ -151,6 +153,49 @@ def test_a_step_already_done_on_the_page_is_skipped():
     shown = _page(_el("1", **select, selected_option="Sweden"), button)
     assert policy.decide(task, shown, _candidates(shown), [], 0).action == Action("CLICK", "2")  # not SELECT again
     assert not fallback.calls
+
+
+def test_a_procedure_recorded_where_the_option_was_shown_already_does_not_skip_selecting_it():
+    listing = Target(tag="select", role="combobox", dom_id="options")
+    submit = Target(tag="button", role="button", text="Submit")
+    selects = Workflow(
+        "Select Taiwan from the list and click Submit.",
+        "u",
+        (WorkflowStep("SELECT", "Taiwan", listing), WorkflowStep("CLICK", None, submit)),
+    )
+    # recorded later, on a seed whose list showed its option already: Submit alone
+    submits = Workflow("Select Ghana from the list and click Submit.", "u", (WorkflowStep("CLICK", None, submit),))
+    policy = ProcedurePolicy(_memory(selects, submits), Fallback())
+    select = {"tag": "select", "role": "combobox", "options": ("Ghana", "Sweden"), "attributes": (("id", "options"),)}
+    page = _page(_el("1", **select, selected_option="Ghana"), _el("2", text="Submit"))
+    decision = policy.decide("Select Sweden from the list and click Submit.", page, _candidates(page), [], 0)
+    assert decision.action == Action("SELECT", "1", "Sweden")
+
+
+def test_after_a_failed_action_the_procedure_goes_on_from_the_last_that_worked():
+    box = Target(tag="input", role="textbox", name="tags")
+    recorded = Workflow(
+        'Enter an item that starts with "Li".',
+        "u",
+        (
+            WorkflowStep("TYPE", "Li", box),
+            WorkflowStep("CLICK", None, Target(tag="li", role="listitem", text="Lithuania")),
+            WorkflowStep("CLICK", None, Target(tag="button", role="button", text="Submit")),
+        ),
+    )
+    fallback = Fallback()
+    policy = ProcedurePolicy(_memory(recorded), fallback)
+    task = 'Enter an item that starts with "Al".'
+    field = _el("1", tag="input", role="textbox", editable=True, attributes=(("name", "tags"),))
+    page = _page(field, _el("2", text="Submit"), _el("3", tag="li", role="listitem", text="Albania"))
+    assert policy.decide(task, page, _candidates(page), [], 0).action == Action("TYPE", "1", "Al")
+    # the model then clicked Submit, which failed (the suggestions covered it): the step after
+    # the typing is still to do (a suggestion; this one names no value, so the model picks among
+    # the suggestions), not the procedure's Submit
+    failed = replace(page, last_error="CLICK [2] failed: the element is covered by other elements")
+    history = [Action("TYPE", "1", "Al"), Action("CLICK", "2")]
+    decision = policy.decide(task, failed, _candidates(failed), history, 0)
+    assert decision.action == Action("CLICK", "3") and fallback.calls == [(("CLICK",), ["3"])]
 
 
 # -- acceptance: real pages, the real model, a real store ---------------------------------------

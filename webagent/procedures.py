@@ -160,6 +160,11 @@ class Procedure:
     def swapped_words(self) -> int:
         return sum(len(old.split()) for old in self.mapping)
 
+    @property
+    def settings(self) -> int:
+        """Steps that set a value (type or select): the page shows when they are done."""
+        return sum(step.verb in ("TYPE", "SELECT") for step in self.steps)
+
 
 class ProcedureMemory(Observer):
     """The procedures of a store: loaded at start, grown by every supervised episode
@@ -188,13 +193,17 @@ class ProcedureMemory(Observer):
 
     def find(self, instruction: str) -> list[Procedure]:
         """Every stored workflow whose instruction differs from `instruction` only in
-        values, made for it: fewest swapped words first, then the latest."""
+        values, made for it: fewest swapped words first, then most steps that set a
+        value, then the latest. A step that sets a value is passed over where the page
+        already holds it (`_next_step`), so the procedure with it is right wherever one
+        recorded without it was (choose-list: an episode whose list showed the option
+        already taught "click Submit" alone, and was proposed on every later seed)."""
         found = []
         for workflow in reversed(self.workflows):
             mapping = slots(workflow.instruction, instruction)
             if mapping is not None:
                 found.append(Procedure(workflow, mapping, instantiate(workflow, mapping).steps))
-        return sorted(found, key=lambda p: p.swapped_words)  # stable: the latest first among equals
+        return sorted(found, key=lambda p: (p.swapped_words, -p.settings))  # stable: the latest first among equals
 
     def episode_done(self, context: EpisodeContext, result: EpisodeResult) -> None:
         if result.outcome != Outcome.SUCCESS or not result.steps:
@@ -213,6 +222,7 @@ class ProcedurePolicy(WrappingPolicy):
         self.procedures = procedures
         self._found: tuple[str, list[Procedure]] = ("", [])
         self._proposed: tuple[Observation | None, list[Action]] = (None, [])  # on this page, since rejected
+        self._failed = 0  # actions of this episode that failed: a procedure records none
 
     def describe(self) -> dict:
         return {**super().describe(), "procedures": len(self.procedures)}
@@ -227,10 +237,15 @@ class ProcedurePolicy(WrappingPolicy):
     ) -> Decision:
         if self._found[0] != instruction or not history:  # a new episode looks them up again
             self._found = (instruction, self.procedures.find(instruction))
+            self._failed = 0
         if self._proposed[0] is not observation:  # the loop asks again on the same page after a rejection
             self._proposed = (observation, [])
+            self._failed += bool(history and observation.last_error)
         rejected = self._proposed[1]
-        index = len(history)
+        # Step k of a procedure is the k-th action that worked: a workflow keeps no failed
+        # action (use-autocomplete: after a click on a covered Submit, the procedure's
+        # Submit was proposed in place of the suggestion the step before it picks).
+        index = len(history) - self._failed
         narrowed = None
         for procedure in self._found[1]:
             step, action, why = _next_step(procedure, index, instruction, observation)

@@ -124,6 +124,27 @@ _PREPARE_CLICK = f"""async (id) => {{
 }}"""
 
 
+# After the pointer has arrived: hover styles may have changed the element (social-media's
+# icons swap in an image on hover, and have no width until it loads: until then the pointer
+# falls through, the hover ends, the icon is back, the hover starts again), so the press
+# waits, a frame at a time (at most ten), until the element is where the pointer is *and*
+# hovered, its hover styles applied; else the point is looked for again.
+_UNDER_POINTER = f"""async ([id, x, y]) => {{
+  {_FIRST_VISIBLE_POINT}
+  const el = document.querySelector('[data-webagent-id="' + CSS.escape(id) + '"]');
+  if (!el) return {{x, y}};  // gone with the hover: the click's probe says what became of it
+  for (let frames = 0; frames < 10; frames++) {{
+    const top = document.elementFromPoint(x, y);
+    if (top && (top === el || el.contains(top)) && el.matches(":hover")) return {{x, y}};
+    await new Promise((done) => {{ requestAnimationFrame(() => done()); setTimeout(done, 50); }});
+  }}
+  const r = el.getBoundingClientRect();
+  const point = firstVisiblePoint(el, r);
+  if (!point) return {{error: "the element is covered by other elements"}};
+  return {{x: r.left + r.width * point[0], y: r.top + r.height * point[1]}};
+}}"""
+
+
 def click(page, locator, action: Action, timeout_ms: int) -> str | None:
     prepared = page.evaluate(_PREPARE_CLICK, action.element_id)
     if not prepared.get("absent"):  # in the main document: one call prepared it
@@ -131,7 +152,14 @@ def click(page, locator, action: Action, timeout_ms: int) -> str | None:
             return prepared["error"]
         tabs = tabs_of(page.context)
         open_tabs = len(tabs.pages) if tabs is not None else 0
-        page.mouse.click(prepared["x"], prepared["y"])
+        # The pointer arrives, then presses, as a person's does: a press sent with the
+        # pointer's first move is hit-tested before the hover styles apply, and those may
+        # move the element (social-media: every first click on an icon landed on the row behind).
+        page.mouse.move(prepared["x"], prepared["y"])
+        point = page.evaluate(_UNDER_POINTER, [action.element_id, prepared["x"], prepared["y"]])
+        if "error" in point:
+            return point["error"]
+        page.mouse.click(point["x"], point["y"])
         try:
             delivered, opened = page.evaluate("() => [window.__webagentClicked, window.__webagentOpened]")
         except Exception:  # noqa: BLE001 - the page navigated away: the click landed

@@ -17,6 +17,7 @@ from webagent.actions import Action
 from webagent.browser.observation import Observation
 from webagent.browser.observe import observe
 from webagent.browser.session import BrowserSession
+from webagent.browser.settle import Activity, settle
 from webagent.envs.base import EpisodeStatus, act_in_page
 from webagent.errors import BrowserError, DataError
 
@@ -172,6 +173,9 @@ def plain_instruction(utterance) -> str:
 
 
 def _start_episode(page, seed: int) -> str:
+    # The episode builds its page now: waited for as an action's effects are, so the first
+    # observation sees it loaded (social-media's icons had no width until their images came).
+    activity = Activity(page)
     try:
         utterance = page.evaluate(
             """([seed, maxTime]) => {
@@ -182,6 +186,9 @@ def _start_episode(page, seed: int) -> str:
             }""",
             [str(seed), EPISODE_MAX_TIME_MS],
         )
+        settle(page, activity)
     except Exception as exc:  # noqa: BLE001
         raise BrowserError(f"could not start a MiniWoB++ episode at {page.url}: {str(exc).splitlines()[0]}") from exc
+    finally:
+        activity.stop()
     return plain_instruction(utterance)
