@@ -367,6 +367,15 @@ def test_the_step_waits_until_the_page_has_reacted(browser, fixture_server, dom_
     assert error is None and by_dom_id(after, "status").text == status
 
 
+def test_typing_waits_for_the_suggestions_it_asked_for(browser, fixture_server):
+    """A search box that suggests 300 ms after the last key (jQuery UI's autocomplete
+    default): observed before them, the agent clicked Submit under the menu on every
+    use-autocomplete episode."""
+    obs = load(browser, fixture_server, "settle.html")
+    error, after = act(browser, obs, "TYPE", "search", "Per")
+    assert error is None and by_dom_id(after, "status").text == "suggestions for Per"
+
+
 def test_a_page_that_never_stops_changing_is_observed_anyway(browser, fixture_server):
     obs = load(browser, fixture_server, "settle.html")
     error, after = act(browser, obs, "CLICK", "forever")

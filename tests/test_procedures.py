@@ -271,6 +271,32 @@ def test_an_element_that_names_nothing_is_found_from_the_text_near_it():
     assert decision.action == Action("CLICK", "mnulla")
 
 
+def test_an_icon_asked_by_another_name_is_found_by_its_class():
+    """social-media: a post's icons say what they are only in their class; a procedure
+    that liked a post retweets another when asked to (the same offset is the Like icon),
+    and one whose icon the page does not have is not followed."""
+
+    def post(user):
+        icons = [
+            _el(f"{kind}{user}", tag="span", role="", attributes=(("class", kind),)) for kind in ("like", "retweet")
+        ]
+        return (_el(f"u{user}", tag="span", role="", text=f"@{user}"), *icons)
+
+    before = _page(*post("enim"), *post("chas"))
+    liked = 'For the user @chas, click on the "Like" button.'
+    near = anchor_of(before, "likechas", liked)
+    icon = Target.of(before.find("likechas"))
+    assert icon.classes == "like" and near is not None and near.offset == 1
+    recorded = Workflow(liked, "u", (WorkflowStep("CLICK", None, icon, near=near),))
+    after = _page(*post("chas"), *post("nulla"))
+    fallback = Fallback()
+    policy = ProcedurePolicy(_memory(recorded), fallback)
+    decision = policy.decide('For the user @nulla, click on the "Retweet" button.', after, _candidates(after), [], 0)
+    assert decision.action == Action("CLICK", "retweetnulla") and not fallback.calls
+    policy.decide('For the user @nulla, click on the "Reply" button.', after, _candidates(after), [], 0)
+    assert fallback.calls  # no span.reply: the model decides
+
+
 def test_an_element_is_found_by_the_new_value_its_text_holds():
     """email-inbox: the row of the e-mail by a sender; its preview differs on every page."""
     row = Target(tag="div", role="", text="Felipa Arcu. Ipsum nulla aug..")

@@ -114,6 +114,8 @@ def swap(text: str, mapping: dict[str, str]) -> str:
             return mapping[found]
         if found.isupper() and len(found) > 1:
             return value.upper()
+        if found.islower():  # a class or a path writes the value in lower case: span.like -> span.retweet
+            return value.lower()
         if found[:1].isupper() and value[:1].islower():
             return value[:1].upper() + value[1:]
         return value
@@ -308,6 +310,13 @@ def _find(target: Target, values: Sequence[str], page: Observation) -> tuple[Ele
     return element, (f"[{element.id}] holds {', '.join(values)}" if element is not None else match.why)
 
 
+def _another_icon(target: Target, element: Element, values: Sequence[str]) -> bool:
+    """Whether the target's class names a new value (span.like, asked as "Like") that
+    `element`'s class does not: the asked icon is not the one found."""
+    names = set(target.classes.lower().split())
+    return any(v.lower() in names for v in values if v) and Target.of(element).classes != target.classes
+
+
 def _sound(
     step: WorkflowStep, instruction: str, observation: Observation, values: Sequence[str]
 ) -> tuple[Action | None, str]:
@@ -322,9 +331,11 @@ def _sound(
     if step.target is not None:
         element, why = _find(step.target, values, observation)
         if element is None and step.near is not None:  # found from the text near it
-            element, why = follow(step.near, observation, anchor)
+            element, why = follow(step.near, observation, anchor, like=step.target)
             if element is not None and not step.target.same_kind(element):
                 element, why = None, f"[{element.id}] is not {step.target.describe()}"
+            elif element is not None and _another_icon(step.target, element, values):
+                element, why = None, f"no {step.target.tag}.{step.target.classes} near what was asked"
         if element is None:
             return None, why
         if not VERBS[step.verb].accepts(element):

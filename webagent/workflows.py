@@ -48,6 +48,7 @@ WEIGHTS = {
     "input_type": 1.0,
     "context": 1.0,
     "landmark": 0.5,
+    "classes": 1.0,
 }
 IDENTIFYING = ("text", "label", "placeholder", "name", "dom_id", "href")
 SIMILAR_TEXT = 0.6  # word overlap (Jaccard) at which a changed text still identifies
@@ -69,6 +70,7 @@ class Target:
     href: str = ""  # where a link goes (Element.target)
     context: str = ""  # the heading above it
     landmark: str = ""
+    classes: str = ""  # the class attribute: an icon says what it is nowhere else (span.like, span.retweet)
 
     @classmethod
     def of(cls, element: Element) -> Target:
@@ -85,6 +87,7 @@ class Target:
             href=element.target,
             context=element.context[:200],
             landmark=element.landmark,
+            classes=" ".join(attributes.get("class", "").split())[:100],
         )
 
     def describe(self) -> str:
@@ -175,18 +178,30 @@ def answer_source(observation: Observation, answer: str, instruction: str) -> An
     return min(anchors, key=lambda a: a.offset, default=None)
 
 
-def follow(anchor: Anchor, observation: Observation, find=None) -> tuple[Element | None, str]:
+def follow(
+    anchor: Anchor, observation: Observation, find=None, like: Target | None = None
+) -> tuple[Element | None, str]:
     """The element `anchor` points at on this page, and how it was found (None, why not).
-    `find(target, page)` locates the anchor's text (default: `locate`)."""
+    `find(target, page)` locates the anchor's text (default: `locate`). With `like`, the
+    element of the anchor's reach that fits `like` best, the nearest to the recorded
+    offset among equals: the same offset is another element when the page asks for
+    another of its kind (a post's Retweet icon sits one after its Like icon)."""
     shown = _visible(observation)
     page = Observation(observation.url, observation.title, tuple(shown))
     found = find(anchor.target, page) if find is not None else locate(anchor.target, page).element
     if found is None:
         return None, f"no anchor {anchor.target.describe()} on the page"
-    at = next(i for i, el in enumerate(shown) if el.id == found.id) + anchor.offset
+    start = next(i for i, el in enumerate(shown) if el.id == found.id)
+    at = start + anchor.offset
+    if like is not None:
+        reach = range(start + 1, min(start + ANCHOR_REACH, len(shown) - 1) + 1)
+        fits = [(like.score(shown[i])[0], -abs(i - at), i) for i in reach]
+        best = max(fits, default=None)
+        if best is not None and best[0] > 0:
+            at = best[2]
     if at >= len(shown):
         return None, f"nothing {anchor.offset} after [{found.id}]"
-    return shown[at], f"{anchor.offset} after [{found.id}]"
+    return shown[at], f"{at - start} after [{found.id}]"
 
 
 def read_answer(anchor: Anchor, observation: Observation, find=None) -> tuple[str | None, str]:

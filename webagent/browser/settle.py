@@ -12,7 +12,10 @@ many pages defer a navigation or an update) is waited for too: before the
 action a small wrapper around `setTimeout` notes the one-shot timers of at
 most `TIMER_MS` that are set while the action runs, and the page is quiet only
 once they have fired. Timers set by those timers are not followed, so a page
-that polls costs one round, not the cap. What this still cannot see is a
+that polls costs one round, not the cap. Half a second covers the debounce of
+search boxes (jQuery UI's autocomplete suggests 300 ms after the last key; at
+250 ms the agent never saw use-autocomplete's suggestions after typing, and
+clicked Submit under them). What this still cannot see is a
 longer timer (`setTimeout(update, 500)`) or one set outside the main frame:
 the page is observed as it is and the next step sees the change.
 """
@@ -25,7 +28,7 @@ import time
 QUIET_MS = 25  # no DOM mutation for this long: the page has reacted
 CAP_MS = 1_500  # the most a step waits for requests and mutations
 LOAD_TIMEOUT_MS = 5_000  # a navigation the action started, until its load event
-TIMER_MS = 250  # a timer the action set for at most this long is waited for
+TIMER_MS = 500  # a timer the action set for at most this long is waited for (module docstring)
 
 # Installed once per document, before the action: from now until the settle
 # starts, one-shot timers of at most `limit` ms are kept in `pending` until they fire.
