@@ -155,6 +155,29 @@ def test_a_step_already_done_on_the_page_is_skipped():
     assert not fallback.calls
 
 
+def test_a_procedure_step_that_failed_is_not_proposed_again():
+    """use-autocomplete: the procedure's Submit, covered by the suggestions, was proposed
+    again and again until the loop rule ended the episode; the model decides instead."""
+    box = Target(tag="input", role="textbox", name="tags")
+    submit = Target(tag="button", role="button", text="Submit")
+    recorded = Workflow(
+        'Enter an item that starts with "Gabo".',
+        "u",
+        (WorkflowStep("TYPE", "Gabo", box), WorkflowStep("CLICK", None, submit)),
+    )
+    fallback = Fallback()
+    policy = ProcedurePolicy(_memory(recorded), fallback)
+    task = 'Enter an item that starts with "Tur".'
+    field = _el("1", tag="input", role="textbox", editable=True, attributes=(("name", "tags"),))
+    page = _page(field, _el("2", text="Submit"), _el("3", tag="li", role="listitem", text="Turkey"))
+    assert policy.decide(task, page, _candidates(page), [], 0).action == Action("TYPE", "1", "Tur")
+    typed = [Action("TYPE", "1", "Tur")]
+    assert policy.decide(task, replace(page), _candidates(page), typed, 0).action == Action("CLICK", "2")
+    failed = replace(page, last_error="CLICK [2] failed: the element is covered by other elements")
+    policy.decide(task, failed, _candidates(failed), [*typed, Action("CLICK", "2")], 0)
+    assert fallback.calls
+
+
 def test_a_procedure_recorded_where_the_option_was_shown_already_does_not_skip_selecting_it():
     listing = Target(tag="select", role="combobox", dom_id="options")
     submit = Target(tag="button", role="button", text="Submit")

@@ -21,7 +21,7 @@ workflow locates it; failing that, as the element of its kind whose text holds
 the new values, or from the text near it that names what was asked,
 `workflows.Anchor`; a STOP answer is read again where the recorded one was) —
 only where that is sound: the element must not be one the supervisor just
-rejected (it may lie below the ranker's cut: the page is searched, not the shown
+rejected, nor the action that just failed (it may lie below the ranker's cut: the page is searched, not the shown
 candidates), a typed value must be one the new instruction allows (values never
 come from another episode), a chosen option must be the element's, and a STOP
 answer must be on the page. Anything else, and every step past the procedure's
@@ -241,8 +241,9 @@ class ProcedurePolicy(WrappingPolicy):
             self._found = (instruction, self.procedures.find(instruction))
             self._failed = 0
         if self._proposed[0] is not observation:  # the loop asks again on the same page after a rejection
-            self._proposed = (observation, [])
-            self._failed += bool(history and observation.last_error)
+            failed = bool(history and observation.last_error)
+            self._proposed = (observation, [history[-1]] if failed else [])  # what failed is not proposed again
+            self._failed += failed
         rejected = self._proposed[1]
         # Step k of a procedure is the k-th action that worked: a workflow keeps no failed
         # action (use-autocomplete: after a click on a covered Submit, the procedure's

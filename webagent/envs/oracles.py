@@ -261,9 +261,11 @@ def use_autocomplete(instruction: str, observation: Observation, history: tuple[
     ending = re.search(r'ends with "([^"]*)"', instruction)
     suffix = ending.group(1) if ending else ""
     field = text_field(observation)
-    if field.value.startswith(prefix) and field.value.endswith(suffix):
-        return click(button(observation, "Submit"))
-    if field.value != prefix:
+    submit = click(button(observation, "Submit"))
+    covered = bool(history and history[-1] == submit and observation.last_error)  # the suggestions cover it
+    if field.value.startswith(prefix) and field.value.endswith(suffix) and not covered:
+        return submit
+    if field.value != prefix and not covered:
         return type_into(field, prefix)
     choice = find(
         observation,
