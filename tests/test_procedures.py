@@ -14,7 +14,7 @@ from webagent.candidates import Candidate, HybridRanker
 from webagent.envs.miniwob import MiniWoBEnv
 from webagent.kinds import Outcome
 from webagent.policy import BasePolicy, Decision
-from webagent.procedures import ProcedureMemory, ProcedurePolicy, instantiate, slots, swap
+from webagent.procedures import UNSURE, ProcedureMemory, ProcedurePolicy, instantiate, slots, swap
 from webagent.settings import AgentSettings, MemorySettings
 from webagent.store import Store
 from webagent.workflows import Target, Workflow, WorkflowStep, anchor_of, answer_source
@@ -153,6 +153,22 @@ def test_a_step_already_done_on_the_page_is_skipped():
     shown = _page(_el("1", **select, selected_option="Sweden"), button)
     assert policy.decide(task, shown, _candidates(shown), [], 0).action == Action("CLICK", "2")  # not SELECT again
     assert not fallback.calls
+
+
+def test_a_procedure_is_sure_only_of_an_element_that_says_what_was_recorded():
+    """use-autocomplete: the recorded suggestion ("Peru") is found again by its generated
+    id whatever it says now; that is a guess, proposed with less than full confidence."""
+    suggestion = Target(tag="div", role="", text="Peru", dom_id="ui-id-2")
+    recorded = Workflow('Enter an item that starts with "Per".', "u", (WorkflowStep("CLICK", None, suggestion),))
+    policy = ProcedurePolicy(_memory(recorded), Fallback())
+    page = _page(_el("6", tag="div", role="", text="Malawi", attributes=(("id", "ui-id-2"),)))
+    guessed = policy.decide('Enter an item that starts with "Mal".', page, _candidates(page), [], 0)
+    assert guessed.action == Action("CLICK", "6") and guessed.confidence == UNSURE < 1.0
+    same = _page(_el("6", tag="div", role="", text="Peru", attributes=(("id", "ui-id-2"),)))
+    sure = ProcedurePolicy(_memory(recorded), Fallback()).decide(
+        'Enter an item that starts with "Pe".', same, _candidates(same), [], 0
+    )
+    assert sure.action == Action("CLICK", "6") and sure.confidence == 1.0
 
 
 def test_a_procedure_step_that_failed_is_not_proposed_again():

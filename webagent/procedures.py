@@ -65,6 +65,7 @@ from webagent.workflows import (
 _TOKEN = re.compile(rf"{PLACEHOLDER}|\w(?:[\w/@.:'-]*\w)?|[^\w\s]")  # a secret's {{NAME}} is one word
 FIXED_SHARE = 0.5  # at least this share of an instruction's tokens must be the same words in both
 LOADED = 500  # the latest successful supervised episodes read from the store
+UNSURE = 0.9  # a proposal's confidence when its element says something else than the recorded one
 
 
 def slots(recorded: str, new: str) -> dict[str, str] | None:
@@ -257,13 +258,30 @@ class ProcedurePolicy(WrappingPolicy):
             if action is not None and action not in rejected:
                 rejected.append(action)
                 source = procedure.workflow.source
-                return Decision(action, 1.0, raw_output=action.to_dsl(), prompt=f"procedure of {source}: {why}")
+                sure = _says_what_it_said(step, observation.find(action.element_id or ""), procedure.mapping)
+                confidence = 1.0 if sure else UNSURE
+                return Decision(action, confidence, raw_output=action.to_dsl(), prompt=f"procedure of {source}: {why}")
             if narrowed is None and step.target is not None and step.verb in observation.verbs:
                 narrowed = step
         shown = narrowed.offered(candidates) if narrowed is not None else []
         if shown:  # the step is known, its element is not: the model picks among that kind
             return self.inner.decide(instruction, replace(observation, verbs=(narrowed.verb,)), shown, history, seed)
         return self.inner.decide(instruction, observation, candidates, history, seed)
+
+
+def _says_what_it_said(step: WorkflowStep, element: Element | None, mapping: dict[str, str]) -> bool:
+    """Whether the element a CLICK step found says what the recorded one said (the same
+    words, or the new values where the recorded text held the old): then the procedure
+    is sure of it. One found only by its place or a generated id, saying something else
+    (use-autocomplete's first suggestion, "Peru" recorded, "Malawi" found, when "Mali"
+    was asked), is a guess: its proposals get `UNSURE`, and calibration learns what that is worth."""
+    if step.verb != "CLICK" or element is None or step.target is None or not step.target.text:
+        return True
+    if step.target.says(element.text):
+        return True
+    said, says = step.target.text.lower(), element.text.lower()
+    moved = [new.lower() for old, new in mapping.items() if new.lower() in said]  # swapped in already
+    return bool(moved) and all(value in says for value in moved)
 
 
 def _next_step(

@@ -98,6 +98,11 @@ class Target:
         """The same tag, or the same role (a div with role=button is a button)."""
         return element.tag == self.tag or bool(self.role and element.role == self.role)
 
+    def says(self, text: str) -> bool:
+        """Whether `text` says what the target's text says: the same words, or most of them."""
+        mine, theirs = " ".join(self.text.split()).lower(), " ".join(text.split()).lower()
+        return mine == theirs or _jaccard(mine, theirs) >= SIMILAR_TEXT
+
     def score(self, element: Element) -> tuple[float, bool]:
         """How well `element` fits, and whether an identifying field fits. An
         element of another kind (neither tag nor role the same) scores 0."""
