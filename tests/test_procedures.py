@@ -156,19 +156,40 @@ def test_a_step_already_done_on_the_page_is_skipped():
 
 
 def test_a_procedure_is_sure_only_of_an_element_that_says_what_was_recorded():
-    """use-autocomplete: the recorded suggestion ("Peru") is found again by its generated
-    id whatever it says now; that is a guess, proposed with less than full confidence."""
-    suggestion = Target(tag="div", role="", text="Peru", dom_id="ui-id-2")
-    recorded = Workflow('Enter an item that starts with "Per".', "u", (WorkflowStep("CLICK", None, suggestion),))
-    policy = ProcedurePolicy(_memory(recorded), Fallback())
-    page = _page(_el("6", tag="div", role="", text="Malawi", attributes=(("id", "ui-id-2"),)))
-    guessed = policy.decide('Enter an item that starts with "Mal".', page, _candidates(page), [], 0)
+    """An element found again by its generated id, whatever it says now, is a guess:
+    proposed with less than full confidence."""
+    result = Target(tag="div", role="", text="Red fruit", dom_id="ui-id-2")
+    recorded = Workflow('Click the first result for "apples".', "u", (WorkflowStep("CLICK", None, result),))
+    page = _page(_el("6", tag="div", role="", text="Green fruit", attributes=(("id", "ui-id-2"),)))
+    task = 'Click the first result for "pears".'
+    guessed = ProcedurePolicy(_memory(recorded), Fallback()).decide(task, page, _candidates(page), [], 0)
     assert guessed.action == Action("CLICK", "6") and guessed.confidence == UNSURE < 1.0
-    same = _page(_el("6", tag="div", role="", text="Peru", attributes=(("id", "ui-id-2"),)))
-    sure = ProcedurePolicy(_memory(recorded), Fallback()).decide(
-        'Enter an item that starts with "Pe".', same, _candidates(same), [], 0
-    )
+    same = _page(_el("6", tag="div", role="", text="Red fruit", attributes=(("id", "ui-id-2"),)))
+    sure = ProcedurePolicy(_memory(recorded), Fallback()).decide(task, same, _candidates(same), [], 0)
     assert sure.action == Action("CLICK", "6") and sure.confidence == 1.0
+
+
+def test_an_element_whose_text_began_and_ended_with_the_values_is_found_by_the_new_ones():
+    """use-autocomplete: "Peru" was picked for "starts with "Per" and ends with "ru"";
+    asked for "Mal" and "li", the suggestion that begins and ends so, not the first one."""
+    suggestion = Target(tag="div", role="", text="Peru", dom_id="ui-id-2")
+    recorded = Workflow(
+        'Enter an item that starts with "Per" and ends with "ru".', "u", (WorkflowStep("CLICK", None, suggestion),)
+    )
+    fallback = Fallback()
+    policy = ProcedurePolicy(_memory(recorded), fallback)
+    countries = ("Malawi", "Malaysia", "Mali")
+    page = _page(
+        *(
+            _el(str(i), tag="div", role="", text=c, attributes=(("id", f"ui-id-{i}"),))
+            for i, c in enumerate(countries, 2)
+        )
+    )
+    decision = policy.decide('Enter an item that starts with "Mal" and ends with "li".', page, _candidates(page), [], 0)
+    assert decision.action == Action("CLICK", "4") and decision.confidence == 1.0 and not fallback.calls
+    # two fit (Malawi, Mali): not a procedure's to choose, the model picks among the suggestions
+    policy.decide('Enter an item that starts with "Ma" and ends with "i".', page, _candidates(page), [], 0)
+    assert fallback.calls == [(("CLICK",), ["2", "3", "4"])]
 
 
 def test_a_procedure_step_that_failed_is_not_proposed_again():
@@ -229,12 +250,11 @@ def test_after_a_failed_action_the_procedure_goes_on_from_the_last_that_worked()
     page = _page(field, _el("2", text="Submit"), _el("3", tag="li", role="listitem", text="Albania"))
     assert policy.decide(task, page, _candidates(page), [], 0).action == Action("TYPE", "1", "Al")
     # the model then clicked Submit, which failed (the suggestions covered it): the step after
-    # the typing is still to do (a suggestion; this one names no value, so the model picks among
-    # the suggestions), not the procedure's Submit
+    # the typing is still to do (the suggestion that starts as asked), not the procedure's Submit
     failed = replace(page, last_error="CLICK [2] failed: the element is covered by other elements")
     history = [Action("TYPE", "1", "Al"), Action("CLICK", "2")]
     decision = policy.decide(task, failed, _candidates(failed), history, 0)
-    assert decision.action == Action("CLICK", "3") and fallback.calls == [(("CLICK",), ["3"])]
+    assert decision.action == Action("CLICK", "3")
 
 
 # -- acceptance: real pages, the real model, a real store ---------------------------------------

@@ -277,7 +277,7 @@ def _says_what_it_said(step: WorkflowStep, element: Element | None, mapping: dic
     was asked), is a guess: its proposals get `UNSURE`, and calibration learns what that is worth."""
     if step.verb != "CLICK" or element is None or step.target is None or not step.target.text:
         return True
-    if step.target.says(element.text):
+    if step.target.says(element.text) or _affixes(step.target, mapping):  # affixes: found by them
         return True
     said, says = step.target.text.lower(), element.text.lower()
     moved = [new.lower() for old, new in mapping.items() if new.lower() in said]  # swapped in already
@@ -291,9 +291,8 @@ def _next_step(
     whose action would change nothing (the list already shows the option to select,
     the field already holds the text), the step after it: that one is done already
     (choose-list's late interventions were the oracle correcting such a SELECT)."""
-    values = tuple(procedure.mapping.values())
     for step in procedure.steps[index:]:
-        action, why = _sound(step, instruction, observation, values)
+        action, why = _sound(step, instruction, observation, procedure.mapping)
         element = observation.find(action.element_id) if action is not None and action.element_id else None
         if action is None or element is None or not changes_nothing(action, element):
             return step, action, why
@@ -336,18 +335,50 @@ def _another_icon(target: Target, element: Element, values: Sequence[str]) -> bo
     return any(v.lower() in names for v in values if v) and Target.of(element).classes != target.classes
 
 
+def _affixes(target: Target, mapping: dict[str, str]) -> list[tuple[str, str]]:
+    """How the recorded element's text began or ended with an old value inside a word
+    (use-autocomplete: "Peru" picked for "starts with "Per" and ends with "ru""), as
+    (startswith | endswith, the new value): the new element's text must do the same.
+    A value that was a whole word was swapped already and is not one of these."""
+    text = " ".join(target.text.split()).lower()
+    found = []
+    for old, new in mapping.items():
+        old = old.lower()
+        if len(old) < 2 or text == old:
+            continue
+        found += [(how, new.lower()) for how in ("startswith", "endswith") if getattr(text, how)(old)]
+    return found
+
+
+def _affixed(target: Target, affixes: list[tuple[str, str]], page: Observation) -> tuple[Element | None, str]:
+    """The one element of the target's kind whose text begins and ends as `affixes` say."""
+    fits = [
+        el
+        for el in page.actionable
+        if target.same_kind(el) and all(getattr(" ".join(el.text.split()).lower(), how)(v) for how, v in affixes)
+    ]
+    asked = " and ".join(f"{how[:-4]} with {v!r}" for how, v in affixes)
+    if len(fits) != 1:
+        return None, f"{len(fits)} elements of the kind of {target.describe()} {asked}"
+    return fits[0], f"[{fits[0].id}] {asked}"
+
+
 def _sound(
-    step: WorkflowStep, instruction: str, observation: Observation, values: Sequence[str]
+    step: WorkflowStep, instruction: str, observation: Observation, mapping: dict[str, str]
 ) -> tuple[Action | None, str]:
     """The step's action on this page, and how it was found; (None, why not) when it is not sound here."""
     if step.verb not in observation.verbs:
         return None, f"{step.verb} is not offered"
+    values = tuple(mapping.values())
     element = None
 
     def anchor(target: Target, page: Observation) -> Element | None:
         return _find(target, values, page)[0]
 
-    if step.target is not None:
+    affixes = _affixes(step.target, mapping) if step.target is not None else []
+    if affixes:  # its text was made of the values: only an element made of the new ones will do
+        element, why = _affixed(step.target, affixes, observation)
+    elif step.target is not None:
         element, why = _find(step.target, values, observation)
         if element is None and step.near is not None:  # found from the text near it
             element, why = follow(step.near, observation, anchor, like=step.target)
@@ -355,6 +386,7 @@ def _sound(
                 element, why = None, f"[{element.id}] is not {step.target.describe()}"
             elif element is not None and _another_icon(step.target, element, values):
                 element, why = None, f"no {step.target.tag}.{step.target.classes} near what was asked"
+    if step.target is not None:
         if element is None:
             return None, why
         if not VERBS[step.verb].accepts(element):
