@@ -8,7 +8,8 @@ baseline it replaces. Prints tables, writes JSON.
 1. Memory: one oracle-supervised episode per task fills the bench store's
    exemplar memory, so decisions read prompts with 3 shots, as a user's do.
 2. Live: episodes with the default settings (dtype auto, one thread, prompt-prefix
-   reuse); every decision's (prompt, grammar) is recorded.
+   reuse) but procedures off, so that every step is a model decision; every
+   decision's (prompt, grammar) is recorded.
 3. Same prompts, in the same order, interleaved: the current model; the same
    model reading every prompt in full (prefix reuse must not change a decision);
    and the baseline (float32, no prefix reuse), timing `generate` alone. How
@@ -117,14 +118,18 @@ def main() -> int:
         from webagent.models.transformers_lm import TransformersModel
         from webagent.progress import RichReporter
         from webagent.runs import run_miniwob
-        from webagent.settings import AgentSettings, LoopSettings, ModelSettings
+        from webagent.settings import AgentSettings, LoopSettings, MemorySettings, ModelSettings
         from webagent.supervision import check_oracles
 
         tasks = read_task_names(args.tasks_file)
         args.db.unlink(missing_ok=True)
         store = Store(args.db)
         loop = LoopSettings(max_steps=args.max_steps)
-        settings = AgentSettings(model=ModelSettings(name=args.model, threads=args.threads), loop=loop, seed=1000)
+        # Procedures off: every step is then the model's decision, with 3 shots from memory, which
+        # is what this measures (with them, most steps here replay a ranker episode without the model).
+        memory = MemorySettings(procedures=False)
+        model_settings = ModelSettings(name=args.model, threads=args.threads)
+        settings = AgentSettings(model=model_settings, memory=memory, loop=loop, seed=1000)
         if args.memory_episodes:
             check_oracles(tasks)
             teach = AgentSettings(policy="ranker", supervisor="oracle", loop=loop, seed=2000)
