@@ -16,18 +16,21 @@ the two differ only in values:
 The values are swapped into the steps' arguments and targets (matching case, so
 "Title" becomes "Author"); a target whose words changed loses the identifying
 fields that did not (its old link or `id` would point at the old value). Step k
-of the new episode is then the procedure's step k, located on the page (as a
-workflow locates it; failing that, as the element of its kind whose text holds
-the new values, or from the text near it that names what was asked,
-`workflows.Anchor`; a STOP answer is read again where the recorded one was) —
-only where that is sound: the element must not be one the supervisor just
-rejected, nor the action that just failed (it may lie below the ranker's cut: the page is searched, not the shown
-candidates), a typed value must be one the new instruction allows (values never
-come from another episode), a chosen option must be the element's, and a STOP
-answer must be on the page. Anything else, and every step past the procedure's
-end, is decided by the model, as it would decide without procedures; a step
-whose target was not found is offered to it with only that step's verb and the
-candidates of the target's kind that the verb can act on.
+of the new episode (counting only the actions that worked) is then the
+procedure's step k, located on the page (as a workflow locates it; failing that,
+as the element of its kind whose text holds the new values, or from the text
+near it that names what was asked, `workflows.Anchor`; a text that began or
+ended with a value, by the new values in the same places; a STOP answer is read
+again where the recorded one was) — only where that is sound: the element must
+not be one the supervisor just rejected, nor the action one that just failed (it
+may lie below the ranker's cut: the page is searched, not the shown candidates),
+a typed value must be one the new instruction allows (values never come from
+another episode), a chosen option must be the element's, and a STOP answer must
+be on the page. Anything else, and every step past the procedure's end, is
+decided by the model, as it would decide without procedures; a step whose target
+was not found is offered to it with only that step's verb and the candidates of
+the target's kind that the verb can act on. A proposal is sure (confidence 1.0)
+only of an element that says what the recorded one said (`UNSURE` otherwise).
 
 Procedures are read from the store (successful episodes that a supervisor
 confirmed or corrected steps of) and grow as supervised episodes succeed; they
