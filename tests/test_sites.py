@@ -171,7 +171,9 @@ def test_an_episode_starts_from_no_remembered_ui_state(browser, suite):
     env.reset()
     env.session.call(lambda page: page.click("text=By genre"))
     folded = "() => sessionStorage.getItem('django.admin.filtersState') || ''"
-    assert '"genre":false' in env.session.call(lambda page: page.evaluate(folded))
+    # the admin stores the fold on the details' toggle event, after the click has returned
+    stored = "() => (sessionStorage.getItem('django.admin.filtersState') || '').includes('\"genre\":false')"
+    env.session.call(lambda page: page.wait_for_function(stored, timeout=5_000))
     env.reset()
     assert '"genre":false' not in env.session.call(lambda page: page.evaluate(folded))
     assert solve(env)[0]
