@@ -134,14 +134,19 @@ def test_a_value_the_instruction_does_not_hold_is_never_typed():
     assert fallback.calls == [(("TYPE",), ["1"])]
 
 
+SUBMIT = Target(tag="button", role="button", text="Submit")
+SELECTS = Workflow(  # choose-list, recorded where the list had to be set
+    "Select Taiwan from the list and click Submit.",
+    "u",
+    (
+        WorkflowStep("SELECT", "Taiwan", Target(tag="select", role="combobox", dom_id="options")),
+        WorkflowStep("CLICK", None, SUBMIT),
+    ),
+)
+
+
 def test_a_step_already_done_on_the_page_is_skipped():
-    listing = Target(tag="select", role="combobox", dom_id="options")
-    submit = Target(tag="button", role="button", text="Submit")
-    recorded = Workflow(
-        "Select Taiwan from the list and click Submit.",
-        "u",
-        (WorkflowStep("SELECT", "Taiwan", listing), WorkflowStep("CLICK", None, submit)),
-    )
+    recorded = SELECTS
     options = ("Ghana", "Sweden")
     fallback = Fallback()
     policy = ProcedurePolicy(_memory(recorded), fallback)
@@ -196,11 +201,10 @@ def test_a_procedure_step_that_failed_is_not_proposed_again():
     """use-autocomplete: the procedure's Submit, covered by the suggestions, was proposed
     again and again until the loop rule ended the episode; the model decides instead."""
     box = Target(tag="input", role="textbox", name="tags")
-    submit = Target(tag="button", role="button", text="Submit")
     recorded = Workflow(
         'Enter an item that starts with "Gabo".',
         "u",
-        (WorkflowStep("TYPE", "Gabo", box), WorkflowStep("CLICK", None, submit)),
+        (WorkflowStep("TYPE", "Gabo", box), WorkflowStep("CLICK", None, SUBMIT)),
     )
     fallback = Fallback()
     policy = ProcedurePolicy(_memory(recorded), fallback)
@@ -216,15 +220,9 @@ def test_a_procedure_step_that_failed_is_not_proposed_again():
 
 
 def test_a_procedure_recorded_where_the_option_was_shown_already_does_not_skip_selecting_it():
-    listing = Target(tag="select", role="combobox", dom_id="options")
-    submit = Target(tag="button", role="button", text="Submit")
-    selects = Workflow(
-        "Select Taiwan from the list and click Submit.",
-        "u",
-        (WorkflowStep("SELECT", "Taiwan", listing), WorkflowStep("CLICK", None, submit)),
-    )
+    selects = SELECTS
     # recorded later, on a seed whose list showed its option already: Submit alone
-    submits = Workflow("Select Ghana from the list and click Submit.", "u", (WorkflowStep("CLICK", None, submit),))
+    submits = Workflow("Select Ghana from the list and click Submit.", "u", (WorkflowStep("CLICK", None, SUBMIT),))
     policy = ProcedurePolicy(_memory(selects, submits), Fallback())
     select = {"tag": "select", "role": "combobox", "options": ("Ghana", "Sweden"), "attributes": (("id", "options"),)}
     page = _page(_el("1", **select, selected_option="Ghana"), _el("2", text="Submit"))
