@@ -104,3 +104,28 @@ def test_an_empty_field_moves_up_while_the_task_has_a_value_to_type(embedder):
     plain, prior = order(RankerWeights(typing=0.0)), order(RankerWeights())
     assert plain.index("f") > plain.index("s") and prior.index("f") < prior.index("s")
     assert order(RankerWeights(), ['TYPE [f] "Mirror"']).index("f") > prior.index("f")
+
+
+def test_a_closed_folder_holding_the_named_item_moves_up_until_the_item_shows(embedder):
+    """navigate-tree's shape: the asked file is in the page's markup but hidden in a closed
+    folder. Every folder row says "folder", as the task does, so words cannot tell which
+    to open; the hidden item's nearest visible ancestor can. Once it shows, no prior."""
+
+    def tree(open_: bool) -> Observation:
+        folders = []
+        for i, name in enumerate(("Cristin", "Tora", "Leonie")):
+            folders += [
+                Element(f"li{i}", "li", text=name, attributes=(("class", "expandable"),)),
+                Element(f"hit{i}", "div", parent_id=f"li{i}", attributes=(("class", "hitarea"),)),
+                Element(f"span{i}", "span", text=name, parent_id=f"li{i}", attributes=(("class", "folder"),)),
+            ]
+        inside = Element("emile", "li", text="Emile", parent_id="li1", visible=open_)
+        return _page(*folders, inside)
+
+    task = 'Navigate through the file tree. Find and click on the folder or file named "Emile".'
+    ranked = HybridRanker(embedder).rank(task, tree(False), [], k=9)
+    plain = HybridRanker(embedder, RankerWeights(reveal=0.0)).rank(task, tree(False), [], k=9)
+    assert ranked[0].id == "span1" and plain[0].id != "span1"
+    boosted = {c.id: c.score - p.score for c in ranked for p in plain if p.id == c.id}
+    assert {i for i, up in boosted.items() if up > 0} == {"li1", "hit1", "span1"}
+    assert HybridRanker(embedder).rank(task, tree(True), [], k=9)[0].id == "emile"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from webagent.actions import Action
 from webagent.envs.miniwob import MiniWoBEnv
-from webagent.envs.oracles import ORACLES, solve_episode
+from webagent.envs.oracles import ORACLES, any_named_item_or_closed_folder, navigate_tree, next_action, solve_episode
 from webagent.errors import ActionError
 
 SEEDS = range(10)
@@ -30,3 +31,29 @@ def test_oracle_solves_the_task(browser, miniwob_server, task, seed):
 def test_solve_episode_names_a_task_without_an_oracle(browser, miniwob_server):
     with pytest.raises(ActionError, match="no oracle"):
         solve_episode(MiniWoBEnv(browser, miniwob_server, "book-flight"), 0)
+
+
+def test_what_the_person_also_accepts_on_navigate_tree_never_loses_the_episode(browser, miniwob_server):
+    """Any item named as asked, and (while none shows) any closed folder, count as right:
+    after each, the oracle still wins the episode. Both kinds occur in these seeds."""
+    env = MiniWoBEnv(browser, miniwob_server, "navigate-tree")
+    kinds = set()
+    for seed in range(6):
+        env.reset(seed)
+        first = env.observe()
+        right = [
+            Action("CLICK", el.id)
+            for el in first.actionable
+            if any_named_item_or_closed_folder(env.instruction, first, (), Action("CLICK", el.id))
+        ]
+        assert right, f"seed {seed}: nothing accepted"
+        for action in right:
+            kinds.add(first.element(action.element_id).tag)
+            env.reset(seed)
+            history, error = [action], env.act(action, env.observe())
+            while not env.status().done and len(history) < 10:
+                observation, step = next_action(navigate_tree, env, tuple(history), last_error=error)
+                error = env.act(step, observation)
+                history.append(step)
+            assert env.status().reward == 1.0, f"seed {seed}: {[str(a) for a in history]}"
+    assert {"li", "span", "div"} <= kinds  # named items (li), folders' names (span) and toggles (div)

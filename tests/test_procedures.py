@@ -3,14 +3,16 @@ other values. The acceptance test runs real MiniWoB++ pages, real Chromium, the 
 default model and a real sqlite store; the policy's rules are checked on small pages
 with a scripted fallback (loop logic only)."""
 
+import tempfile
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from webagent.actions import Action
 from webagent.assembly import assemble
 from webagent.browser.observation import Element, Observation
-from webagent.candidates import Candidate, HybridRanker
+from webagent.candidates import Candidate, HybridRanker, revealers
 from webagent.envs.miniwob import MiniWoBEnv
 from webagent.kinds import Outcome
 from webagent.policy import BasePolicy, Decision
@@ -295,6 +297,29 @@ def test_supervised_episodes_teach_a_task_the_model_fails(tmp_path, browser, min
     assert after >= before + 2 and after >= 5, (before, after)
 
 
+@pytest.mark.slow
+def test_a_supervised_episode_that_opened_a_folder_opens_the_one_holding_the_next_item(
+    tmp_path, browser, miniwob_server, default_model, embedder
+):
+    """navigate-tree: one oracle-supervised episode whose asked item hid in a folder. On
+    held-out seeds whose item hides too (in folders of other names), the procedure opens
+    the folder that holds it, sure of it, and the episode succeeds."""
+    task = "navigate-tree"
+    settings = AgentSettings(supervisor="oracle", memory=MemorySettings(shots=0))
+    parts = assemble(settings, Store(tmp_path / "p.db"), model=default_model, ranker=HybridRanker(embedder))
+    env = MiniWoBEnv(browser, miniwob_server, task)
+    (trained,) = _episodes(parts.agent(), env, [0], parts.start_run("train"), task)  # "Emile", inside "Tora"
+    assert trained.outcome == Outcome.SUCCESS
+    assert any(step.reveals for workflow in parts.procedures.workflows for step in workflow.steps)
+    hidden = [s for s in range(100000, 100030) if env.reset(s) and revealers(env.instruction, env.observe())][:4]
+    results = _episodes(parts.agent(supervised=False), env, hidden, parts.start_run("test"), task)
+    for seed, result in zip(hidden, results, strict=True):
+        first = result.steps[0]
+        assert first.decision.prompt.startswith("procedure of") and first.decision.confidence == 1.0, seed
+        assert first.action.element_id in revealers(result.instruction, first.observation), seed
+    assert sum(r.outcome == Outcome.SUCCESS for r in results) == len(hidden)
+
+
 def test_a_question_asked_again_is_answered_from_the_new_page():
     def row(title, isbn):
         return (_el(f"t{isbn}", tag="a", role="link", text=title), _el(f"i{isbn}", tag="td", role="cell", text=isbn))
@@ -364,3 +389,46 @@ def test_an_element_is_found_by_the_new_value_its_text_holds():
     policy = ProcedurePolicy(_memory(recorded), Fallback())
     decision = policy.decide("Find the email by Celle and open it.", after, _candidates(after), [], 0)
     assert decision.action == Action("CLICK", "1")  # the row, not the inbox around it
+
+
+def _tree(hidden_in: int, *, shown: bool = False) -> Observation:
+    """navigate-tree's shape: three closed folders (row, toggle, name), the asked file "Emile"
+    in one of them, hidden until it is opened."""
+    elements = []
+    for i, name in enumerate(("Cristin", "Tora", "Leonie")):
+        elements += [
+            _el(f"li{i}", tag="li", role="listitem", text=name, attributes=(("class", "expandable"),)),
+            _el(f"hit{i}", tag="div", role="", parent_id=f"li{i}", attributes=(("class", "hitarea"),)),
+            _el(f"span{i}", tag="span", role="", text=name, parent_id=f"li{i}", attributes=(("class", "folder"),)),
+        ]
+    emile = _el("emile", tag="li", role="listitem", text="Emile", parent_id=f"li{hidden_in}")
+    return _page(*elements, replace(emile, visible=shown))
+
+
+def test_a_step_that_opened_the_folder_holding_the_asked_item_opens_the_one_holding_the_new_one():
+    """The folder opened was "Michel"; on the next tree the asked item is in "Leonie": the
+    step is found by what it did (revealed the asked item), not by its name. A step on the
+    named item itself, of another kind than a folder, is not offered to the model narrowed
+    to its kind while the item hides: what reveals it would not be among them."""
+    task = 'Find and click on the folder or file named "{}".'
+    folder = Target(tag="span", text="Michel", classes="folder")
+    item = Target(tag="li", role="listitem", text="Joye")
+    recorded = Workflow(
+        task.format("Joye"), "u", (WorkflowStep("CLICK", None, folder, reveals=True), WorkflowStep("CLICK", None, item))
+    )
+    restored = Workflow.load(recorded.save(Path(tempfile.mkdtemp()) / "w.json"))
+    assert restored.steps[0].reveals and not restored.steps[1].reveals
+    page, fallback = _tree(2), Fallback()
+    opened = ProcedurePolicy(_memory(restored), fallback).decide(task.format("Emile"), page, _candidates(page), [], 0)
+    assert opened.action == Action("CLICK", "span2") and opened.confidence == 1.0 and not fallback.calls
+    # without the reveal, "Michel" is nowhere: the model decides, offered every candidate
+    plain = replace(restored, steps=(replace(restored.steps[0], reveals=False), restored.steps[1]))
+    ProcedurePolicy(_memory(plain), fallback).decide(task.format("Emile"), page, _candidates(page), [], 0)
+    assert {"li2", "hit2", "span2"} <= set(fallback.calls[-1][1])
+    # a procedure whose first step is the named item, hidden here: not narrowed to list items
+    direct = Workflow(task.format("Joye"), "u", (WorkflowStep("CLICK", None, item),))
+    ProcedurePolicy(_memory(direct), fallback).decide(task.format("Emile"), page, _candidates(page), [], 0)
+    assert len(fallback.calls) == 2 and "span2" in fallback.calls[-1][1]
+    shown = _tree(2, shown=True)  # once it shows, the step finds it
+    found = ProcedurePolicy(_memory(direct), fallback).decide(task.format("Emile"), shown, _candidates(shown), [], 0)
+    assert found.action == Action("CLICK", "emile") and len(fallback.calls) == 2

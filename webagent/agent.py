@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from webagent.actions import VERBS, Action
 from webagent.browser.observation import Observation
-from webagent.candidates import Candidate, Ranker
+from webagent.candidates import Candidate, Ranker, revealers
 from webagent.envs.base import Environment
 from webagent.errors import ActionError, WebAgentError
 from webagent.kinds import Outcome, VerdictKind
@@ -114,6 +114,7 @@ class Step:
                 "target": self.target(),
                 "answer_source": self.answer_source(instruction),
                 "near": self.near(instruction),
+                "reveals": self.action.element_id in revealers(instruction, self.observation),
             },
             "cleaned_html": self.observation.html,
             "action": shown,

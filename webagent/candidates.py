@@ -60,6 +60,7 @@ class RankerWeights:
     semantic: float = 0.4
     interactive: float = 0.15
     typing: float = 0.15  # empty text fields, while the task holds a value no action has typed yet
+    reveal: float = 0.3  # what may open a hidden element the task names (a closed folder holding it)
 
 
 _QUOTED = re.compile(r'"([^"]*)"')
@@ -85,6 +86,33 @@ def task_values(instruction: str) -> list[str]:
     """The values a task gives: its quoted strings, then the numbers outside them."""
     values = [*quoted_values(instruction), *_NUMBER.findall(_QUOTED.sub(" ", instruction))]
     return list(dict.fromkeys(v for v in values if v.strip()))
+
+
+def _says(el: Element, values: set[str]) -> bool:
+    return el.text.strip().casefold() in values
+
+
+def revealers(instruction: str, observation: Observation) -> set[str]:
+    """Visible elements that may reveal a hidden one the task names, while no visible one
+    says it: the nearest visible ancestor of each hidden element saying a quoted value, and
+    that ancestor's visible children (a closed folder's row and its toggle, a menu's button).
+    A person looks inside what is closed; the page's markup says which closed thing holds
+    what is asked, so there is no need to open them in turn."""
+    values = {v.strip().casefold() for v in quoted_values(instruction) if v.strip()}
+    if not values or any(_says(el, values) for el in observation.actionable):
+        return set()
+    by_id = {el.id: el for el in observation.elements}
+    found: set[str] = set()
+    for el in observation.elements:
+        if el.visible or not _says(el, values):
+            continue
+        ancestor = by_id.get(el.parent_id or "")
+        while ancestor is not None and not ancestor.visible:
+            ancestor = by_id.get(ancestor.parent_id or "")
+        if ancestor is not None:
+            found.add(ancestor.id)
+            found.update(c.id for c in observation.elements if c.parent_id == ancestor.id and c.visible)
+    return found
 
 
 SEMANTIC_LIMIT = 256  # elements embedded per step; on bigger pages, the best by BM25 and the prior
@@ -148,6 +176,8 @@ class HybridRanker:
         prior = first = w.lexical * lexical + w.interactive * interactive
         if w.typing and untyped_values(instruction, history):
             prior = first = prior + w.typing * np.array([el.editable and not el.value for el in elements], dtype=float)
+        if w.reveal and (reveal := revealers(instruction, observation)):
+            prior = first = prior + w.reveal * np.array([el.id in reveal for el in elements], dtype=float)
         if len(elements) > self.semantic_limit:
             # Chosen by the task alone, not the history: the same elements are then
             # embedded at every step of an episode, and found in the cache after the first.

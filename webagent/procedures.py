@@ -20,8 +20,9 @@ of the new episode (counting only the actions that worked) is then the
 procedure's step k, located on the page (as a workflow locates it; failing that,
 as the element of its kind whose text holds the new values, or from the text
 near it that names what was asked, `workflows.Anchor`; a text that began or
-ended with a value, by the new values in the same places; a STOP answer is read
-again where the recorded one was) — only where that is sound: the element must
+ended with a value, by the new values in the same places; a step that opened
+what held the asked element, hidden, as what holds the new one; a STOP answer
+is read again where the recorded one was) — only where that is sound: the element must
 not be one the supervisor just rejected, nor the action one that just failed (it
 may lie below the ranker's cut: the page is searched, not the shown candidates),
 a typed value must be one the new instruction allows (values never come from
@@ -29,7 +30,9 @@ another episode), a chosen option must be the element's, and a STOP answer must
 be on the page. Anything else, and every step past the procedure's end, is
 decided by the model, as it would decide without procedures; a step whose target
 was not found is offered to it with only that step's verb and the candidates of
-the target's kind that the verb can act on. A proposal is sure (confidence 1.0)
+the target's kind that the verb can act on (unless what was asked is on the
+page but hidden: then its revealer, `candidates.revealers`, is not of that kind,
+and the model sees every candidate). A proposal is sure (confidence 1.0)
 only of an element that says what the recorded one said (`UNSURE` otherwise).
 
 Procedures are read from the store (successful episodes that a supervisor
@@ -48,7 +51,7 @@ from dataclasses import dataclass, fields, replace
 from webagent.actions import VERBS, Action, changes_nothing, page_texts
 from webagent.agent import EpisodeContext, EpisodeResult, Observer
 from webagent.browser.observation import Element, Observation
-from webagent.candidates import Candidate
+from webagent.candidates import Candidate, revealers
 from webagent.errors import DataError
 from webagent.kinds import Outcome
 from webagent.policy import Decision, Policy, WrappingPolicy, instruction_spans
@@ -148,6 +151,7 @@ def instantiate(workflow: Workflow, mapping: dict[str, str]) -> Workflow:
             _swap_target(step.target, mapping) if step.target is not None else None,
             _swap_anchor(step.answer, mapping),
             _swap_anchor(step.near, mapping),
+            step.reveals,
         )
         for step in workflow.steps
     )
@@ -192,7 +196,7 @@ class ProcedureMemory(Observer):
         return len(self.workflows)
 
     def add(self, workflow: Workflow) -> None:
-        key = (workflow.instruction, tuple((s.verb, s.argument, s.target) for s in workflow.steps))
+        key = (workflow.instruction, tuple((s.verb, s.argument, s.target, s.reveals) for s in workflow.steps))
         if key not in self._keys:
             self._keys.add(key)
             self.workflows.append(workflow)
@@ -266,6 +270,8 @@ class ProcedurePolicy(WrappingPolicy):
                 return Decision(action, confidence, raw_output=action.to_dsl(), prompt=f"procedure of {source}: {why}")
             if narrowed is None and step.target is not None and step.verb in observation.verbs:
                 narrowed = step
+        if narrowed is not None and revealers(instruction, observation):
+            narrowed = None  # what was asked is hidden: what reveals it is not of the step's kind
         shown = narrowed.offered(candidates) if narrowed is not None else []
         if shown:  # the step is known, its element is not: the model picks among that kind
             return self.inner.decide(instruction, replace(observation, verbs=(narrowed.verb,)), shown, history, seed)
@@ -278,7 +284,7 @@ def _says_what_it_said(step: WorkflowStep, element: Element | None, mapping: dic
     is sure of it. One found only by its place or a generated id, saying something else
     (use-autocomplete's first suggestion, "Peru" recorded, "Malawi" found, when "Mali"
     was asked), is a guess: its proposals get `UNSURE`, and calibration learns what that is worth."""
-    if step.verb != "CLICK" or element is None or step.target is None or not step.target.text:
+    if step.verb != "CLICK" or element is None or step.target is None or not step.target.text or step.reveals:
         return True
     if step.target.says(element.text) or _affixes(step.target, mapping):  # affixes: found by them
         return True
@@ -366,6 +372,17 @@ def _affixed(target: Target, affixes: list[tuple[str, str]], page: Observation) 
     return fits[0], f"[{fits[0].id}] {asked}"
 
 
+def _revealer(target: Target, instruction: str, observation: Observation) -> tuple[Element | None, str]:
+    """The one element of the target's kind that may reveal the hidden element asked for
+    (`candidates.revealers`): the recorded step opened the folder that held what was asked,
+    whatever the folder was called."""
+    reveal = revealers(instruction, observation)
+    fits = [el for el in observation.actionable if el.id in reveal and target.same_kind(el)]
+    if len(fits) != 1:
+        return None, f"{len(fits)} elements of the kind of {target.describe()} reveal what was asked"
+    return fits[0], f"[{fits[0].id}] reveals what was asked"
+
+
 def _sound(
     step: WorkflowStep, instruction: str, observation: Observation, mapping: dict[str, str]
 ) -> tuple[Action | None, str]:
@@ -379,7 +396,9 @@ def _sound(
         return _find(target, values, page)[0]
 
     affixes = _affixes(step.target, mapping) if step.target is not None else []
-    if affixes:  # its text was made of the values: only an element made of the new ones will do
+    if step.reveals and step.target is not None:  # it opened what held the asked element: so here
+        element, why = _revealer(step.target, instruction, observation)
+    elif affixes:  # its text was made of the values: only an element made of the new ones will do
         element, why = _affixed(step.target, affixes, observation)
     elif step.target is not None:
         element, why = _find(step.target, values, observation)

@@ -228,6 +228,7 @@ class WorkflowStep:
     target: Target | None = None  # None for verbs without an element (PRESS, SCROLL, BACK, STOP)
     answer: Anchor | None = None  # STOP "answer": where on the page the answer was read
     near: Anchor | None = None  # what is near the element, for one that names nothing itself
+    reveals: bool = False  # it opened what held the asked, hidden element (candidates.revealers)
 
     def action(self, element_id: str | None) -> Action:
         return Action(self.verb, element_id if self.target is not None else None, self.argument)
@@ -304,7 +305,7 @@ def _step(raw: dict) -> WorkflowStep:
         target = _target(target)
     answer, near = (_anchor(raw.get(name)) for name in ("answer", "near"))
     argument = None if raw.get("argument") is None else str(raw["argument"])
-    step = WorkflowStep(str(raw["verb"]), argument, target, answer, near)
+    step = WorkflowStep(str(raw["verb"]), argument, target, answer, near, bool(raw.get("reveals", False)))
     parse_action(step.action("0").to_dsl())  # a verb that is unknown, or lacks its element or argument, fails here
     return step
 
@@ -325,7 +326,8 @@ def from_steps(instruction: str, steps: Sequence[dict], source: str = "") -> Wor
             argument = placeholder(TYPED_NAME)  # stored masked: given again with --secret PASSWORD=...
         seen = row.get("observation") or {}
         answer, near = (_anchor(seen.get(name)) for name in ("answer_source", "near"))
-        kept.append(WorkflowStep(action.verb, argument, Target(**target) if target else None, answer, near))
+        target = Target(**target) if target else None
+        kept.append(WorkflowStep(action.verb, argument, target, answer, near, bool(seen.get("reveals", False))))
     if not kept:
         raise DataError("the episode has no step that ran without error")
     return Workflow(instruction, steps[0]["url"], tuple(kept), source)

@@ -288,6 +288,22 @@ def navigate_tree(instruction: str, observation: Observation, history: tuple[Act
     raise ActionError(f"no item named {name!r} in the tree and no closed folder left")
 
 
+def any_named_item_or_closed_folder(
+    instruction: str, observation: Observation, history: tuple[Action, ...], action: Action
+) -> bool:
+    """The task checks the clicked item's name, so any item named as asked is right (names
+    repeat); while none shows, opening any closed folder is as right as opening the first:
+    a person cannot see inside them either, and opening one ends nothing."""
+    name = match(r'named "(.*)"', instruction).group(1)
+    shown = visible(observation)
+    named = [el for el in shown if el.text == name and el.tag in ("li", "span")]
+    if named:
+        return any(action == click(el) for el in named)
+    closed = {el.id for el in shown if el.tag == "li" and has_class(el, "expandable")}
+    openers = [el for el in shown if el.parent_id in closed and (has_class(el, "folder") or has_class(el, "hitarea"))]
+    return any(action == click(el) for el in openers)
+
+
 def search_engine(instruction: str, observation: Observation, history: tuple[Action, ...]) -> Action:
     """Search, page to the result's page (3 results a page), click the n-th result.
 
@@ -429,6 +445,7 @@ ORACLES: dict[str, Oracle] = {
 ALSO_RIGHT: dict[str, AlsoRight] = {
     "click-checkboxes": any_box_to_set,
     "click-widget": any_widget_of_kind,
+    "navigate-tree": any_named_item_or_closed_folder,
 }
 
 
