@@ -1,7 +1,7 @@
 """The default ranker, with the real MiniLM embedder."""
 
 from webagent.browser.observation import Element, Observation
-from webagent.candidates import HybridRanker, RankerWeights, untyped_values
+from webagent.candidates import HybridRanker, RankerWeights, revealers, untyped_values
 
 
 def _page(*elements: Element) -> Observation:
@@ -129,3 +129,22 @@ def test_a_closed_folder_holding_the_named_item_moves_up_until_the_item_shows(em
     boosted = {c.id: c.score - p.score for c in ranked for p in plain if p.id == c.id}
     assert {i for i, up in boosted.items() if up > 0} == {"li1", "hit1", "span1"}
     assert HybridRanker(embedder).rank(task, tree(True), [], k=9)[0].id == "emile"
+
+
+def test_a_tab_that_links_to_the_hidden_panel_holding_the_named_link_moves_up(embedder):
+    """Tabs: the asked link is in a hidden panel; the tab whose href points at that panel
+    (or anything inside it) is what reveals it, though it shares no word with the task."""
+    tabs = [
+        Element(f"t{i}", "a", text=f"Tab #{i}", interactive=True, attributes=(("href", f"#tabs-{i}"),))
+        for i in (1, 2, 3)
+    ]
+    panels = [
+        Element("p1", "div", attributes=(("id", "tabs-1"),)),
+        Element("p2", "div", visible=False, attributes=(("id", "tabs-2"),)),
+        Element("x", "span", text="velit", parent_id="p1", interactive=True),
+        Element("y", "span", text="magna", parent_id="p2", visible=False, interactive=True),
+    ]
+    page = _page(*tabs, *panels)
+    task = 'Switch between the tabs to find and click on the link "magna".'
+    assert "t2" in revealers(task, page) and not {"t1", "t3"} & revealers(task, page)
+    assert HybridRanker(embedder).rank(task, page, [], k=5)[0].id == "t2"

@@ -432,3 +432,32 @@ def test_a_step_that_opened_the_folder_holding_the_asked_item_opens_the_one_hold
     shown = _tree(2, shown=True)  # once it shows, the step finds it
     found = ProcedurePolicy(_memory(direct), fallback).decide(task.format("Emile"), shown, _candidates(shown), [], 0)
     assert found.action == Action("CLICK", "emile") and len(fallback.calls) == 2
+
+
+def test_a_value_that_named_the_kind_of_element_finds_an_element_of_the_new_kind():
+    """click-widget: "Click on a "button" widget." was a click on a button (its text a
+    random word); asked for a "textarea", the procedure clicks the textarea, sure of it
+    where it is the only one; of two checkboxes it clicks the first, unsure (either would do
+    here, but a procedure cannot know that), and calibration learns what that is worth."""
+    button = Target(tag="button", role="button", text="TVkEp")
+    recorded = Workflow('Click on a "button" widget.', "u", (WorkflowStep("CLICK", None, button),))
+    page = _page(
+        _el("1", text="Qmx"),
+        _el("2", tag="textarea", role="textbox"),
+        _el("3", tag="input", role="checkbox", input_type="checkbox"),
+        _el("4", tag="input", role="checkbox", input_type="checkbox"),
+        _el("5", tag="input", role="textbox", input_type="text"),
+    )
+    fallback = Fallback()
+
+    def decide(kind: str) -> tuple[Action, float]:
+        policy = ProcedurePolicy(_memory(recorded), fallback)
+        decision = policy.decide(f'Click on a "{kind}" widget.', page, _candidates(page), [], 0)
+        return decision.action, decision.confidence
+
+    assert decide("textarea") == (Action("CLICK", "2"), 1.0)
+    assert decide("text") == (Action("CLICK", "5"), 1.0)
+    assert decide("checkbox") == (Action("CLICK", "3"), UNSURE)
+    assert not fallback.calls
+    decide("button")  # asked as recorded: no value says the kind; the model picks among buttons
+    assert fallback.calls == [(("CLICK",), ["1"])]

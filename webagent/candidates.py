@@ -60,7 +60,7 @@ class RankerWeights:
     semantic: float = 0.4
     interactive: float = 0.15
     typing: float = 0.15  # empty text fields, while the task holds a value no action has typed yet
-    reveal: float = 0.3  # what may open a hidden element the task names (a closed folder holding it)
+    reveal: float = 0.5  # what may open a hidden element the task names (a closed folder holding it)
 
 
 _QUOTED = re.compile(r'"([^"]*)"')
@@ -94,8 +94,9 @@ def _says(el: Element, values: set[str]) -> bool:
 
 def revealers(instruction: str, observation: Observation) -> set[str]:
     """Visible elements that may reveal a hidden one the task names, while no visible one
-    says it: the nearest visible ancestor of each hidden element saying a quoted value, and
-    that ancestor's visible children (a closed folder's row and its toggle, a menu's button).
+    says it: the nearest visible ancestor of each hidden element saying a quoted value,
+    that ancestor's visible children (a closed folder's row and its toggle, a menu's
+    button), and the in-page links to it or a hidden container around it (a tab, `#tab-2`).
     A person looks inside what is closed; the page's markup says which closed thing holds
     what is asked, so there is no need to open them in turn."""
     values = {v.strip().casefold() for v in quoted_values(instruction) if v.strip()}
@@ -106,12 +107,15 @@ def revealers(instruction: str, observation: Observation) -> set[str]:
     for el in observation.elements:
         if el.visible or not _says(el, values):
             continue
-        ancestor = by_id.get(el.parent_id or "")
+        hidden, ancestor = [el], by_id.get(el.parent_id or "")
         while ancestor is not None and not ancestor.visible:
+            hidden.append(ancestor)
             ancestor = by_id.get(ancestor.parent_id or "")
         if ancestor is not None:
             found.add(ancestor.id)
             found.update(c.id for c in observation.elements if c.parent_id == ancestor.id and c.visible)
+        links = {f"#{dom_id}" for h in hidden if (dom_id := dict(h.attributes).get("id"))}
+        found.update(a.id for a in observation.actionable if dict(a.attributes).get("href") in links)
     return found
 
 

@@ -265,7 +265,8 @@ class ProcedurePolicy(WrappingPolicy):
             if action is not None and action not in rejected:
                 rejected.append(action)
                 source = procedure.workflow.source
-                sure = _says_what_it_said(step, observation.find(action.element_id or ""), procedure.mapping)
+                element = observation.find(action.element_id or "")
+                sure = _says_what_it_said(step, element, procedure.mapping, observation)
                 confidence = 1.0 if sure else UNSURE
                 return Decision(action, confidence, raw_output=action.to_dsl(), prompt=f"procedure of {source}: {why}")
             if narrowed is None and step.target is not None and step.verb in observation.verbs:
@@ -278,16 +279,20 @@ class ProcedurePolicy(WrappingPolicy):
         return self.inner.decide(instruction, observation, candidates, history, seed)
 
 
-def _says_what_it_said(step: WorkflowStep, element: Element | None, mapping: dict[str, str]) -> bool:
+def _says_what_it_said(
+    step: WorkflowStep, element: Element | None, mapping: dict[str, str], observation: Observation
+) -> bool:
     """Whether the element a CLICK step found says what the recorded one said (the same
     words, or the new values where the recorded text held the old): then the procedure
     is sure of it. One found only by its place or a generated id, saying something else
     (use-autocomplete's first suggestion, "Peru" recorded, "Malawi" found, when "Mali"
     was asked), is a guess: its proposals get `UNSURE`, and calibration learns what that is worth."""
-    if step.verb != "CLICK" or element is None or step.target is None or not step.target.text or step.reveals:
+    if step.verb != "CLICK" or element is None or step.target is None or step.reveals:
         return True
-    if step.target.says(element.text) or _affixes(step.target, mapping):  # affixes: found by them
-        return True
+    if kind := _named_kind(step.target, mapping):  # found as the asked kind: sure where it is the only one
+        return _of_kind(kind, observation) == [element]
+    if not step.target.text or step.target.says(element.text) or _affixes(step.target, mapping):
+        return True  # affixes: found by them
     said, says = step.target.text.lower(), element.text.lower()
     moved = [new.lower() for old, new in mapping.items() if new.lower() in said]  # swapped in already
     return bool(moved) and all(value in says for value in moved)
@@ -342,6 +347,19 @@ def _another_icon(target: Target, element: Element, values: Sequence[str]) -> bo
     `element`'s class does not: the asked icon is not the one found."""
     names = set(target.classes.lower().split())
     return any(v.lower() in names for v in values if v) and Target.of(element).classes != target.classes
+
+
+def _named_kind(target: Target, mapping: dict[str, str]) -> str | None:
+    """The new value, where the recorded one named what kind of element was acted on (its
+    tag, role or input type: "Click on a "button" widget." -> "textarea"); else None."""
+    for old, new in mapping.items():
+        if old.lower() == target.tag or new.lower() in (target.role, target.input_type):
+            return new.lower()
+    return None
+
+
+def _of_kind(kind: str, page: Observation) -> list[Element]:
+    return [el for el in page.actionable if kind in (el.tag, el.role, el.input_type)]
 
 
 def _affixes(target: Target, mapping: dict[str, str]) -> list[tuple[str, str]]:
@@ -408,6 +426,8 @@ def _sound(
                 element, why = None, f"[{element.id}] is not {step.target.describe()}"
             elif element is not None and _another_icon(step.target, element, values):
                 element, why = None, f"no {step.target.tag}.{step.target.classes} near what was asked"
+        if element is None and (kind := _named_kind(step.target, mapping)) and (fits := _of_kind(kind, observation)):
+            element, why = fits[0], f"[{fits[0].id}] is the first {kind} of {len(fits)}"
     if step.target is not None:
         if element is None:
             return None, why

@@ -275,6 +275,24 @@ def use_autocomplete(instruction: str, observation: Observation, history: tuple[
     return click(choice)
 
 
+def any_fitting_suggestion(
+    instruction: str, observation: Observation, history: tuple[Action, ...], action: Action
+) -> bool:
+    """The task checks only how the entry starts (and ends, where it says so): any
+    suggestion that does is as right as the first one, which the oracle picks."""
+    prefix = match(r'starts with "([^"]*)"', instruction).group(1)
+    ending = re.search(r'ends with "([^"]*)"', instruction)
+    suffix = ending.group(1) if ending else ""
+    fits = [
+        el
+        for el in visible(observation)
+        if (has_class(el, "ui-menu-item-wrapper") or has_class(el, "ui-menu-item"))
+        and el.text.startswith(prefix)
+        and el.text.endswith(suffix)
+    ]
+    return any(action == click(el) for el in fits)
+
+
 def navigate_tree(instruction: str, observation: Observation, history: tuple[Action, ...]) -> Action:
     """Click the named item if it shows; else open the next closed folder, top to bottom."""
     name = match(r'named "(.*)"', instruction).group(1)
@@ -446,6 +464,7 @@ ALSO_RIGHT: dict[str, AlsoRight] = {
     "click-checkboxes": any_box_to_set,
     "click-widget": any_widget_of_kind,
     "navigate-tree": any_named_item_or_closed_folder,
+    "use-autocomplete": any_fitting_suggestion,
 }
 
 
