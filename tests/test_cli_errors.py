@@ -28,6 +28,8 @@ def _bad_inputs(tmp_path, *, write: bool = True):
         "unknown task": (["miniwob", "--task", "click-buton", "--policy", "ranker"], "did you mean click-button"),
         "unknown task, no near name": (["miniwob", "--task", "zzzz", "--policy", "ranker"], "valid tasks: "),
         "unknown supervisor": (["learn", "--task", "click-button", "--supervisor", "nobody"], "unknown supervisor"),
+        "eval-at not numbers": (["learn", "--task", "click-button", "--eval-at", "10,x"], "give episode counts"),
+        "eval-at past the end": (["learn", "--task", "click-button", "--episodes", "2", "--eval-at", "5"], "between 0"),
         "unknown policy": ([*mw[:3], "--policy", "clever"], "unknown policy 'clever'"),
         "binary tasks file": (["miniwob", "--tasks-file", str(binary), "--policy", "ranker"], "tasks.bin: not a text"),
         "binary task file": (["run", "--task-file", str(binary), "--policy", "ranker"], "tasks.bin: not a text"),
@@ -101,3 +103,10 @@ def test_every_episode_failing_exits_1_and_a_run_without_a_done_check_exits_0(tm
     assert "every episode failed" in failed.output
     unknown = runner.invoke(app, args)  # nothing can tell success: the run did its job
     assert unknown.exit_code == 0, unknown.output
+
+
+def test_learning_curves_are_measured_at_the_episode_counts_asked_for():
+    from webagent.learning.driver import CurveSettings
+
+    assert CurveSettings(episodes=50, eval_every=10).points == [0, 10, 20, 30, 40, 50]
+    assert CurveSettings(episodes=50, eval_at=(50, 10, 25)).points == [0, 10, 25, 50]

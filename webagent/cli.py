@@ -154,6 +154,14 @@ def _check_task_names(names: list[str]) -> None:
             raise WebAgentError(f"unknown MiniWoB++ task {name!r}; {hint}")
 
 
+def _episode_counts(text: str) -> tuple[int, ...]:
+    """--eval-at "10,25,50" as numbers, or an error that shows what could not be read."""
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise WebAgentError(f"--eval-at {text!r}: give episode counts separated by commas, e.g. 10,25,50") from None
+
+
 def _check_positive(**values: int) -> None:
     for name, value in values.items():
         if value < 1:
@@ -787,6 +795,9 @@ def learn(
     episodes: Annotated[int, typer.Option(help="supervised training episodes per task")] = 50,
     supervisor: Annotated[str, typer.Option(help="oracle (a simulated person) | reward (reward only)")] = "oracle",
     eval_every: Annotated[int, typer.Option(help="evaluate after every N training episodes")] = 10,
+    eval_at: Annotated[
+        str, typer.Option(help="evaluate after these many training episodes instead, e.g. 10,25,50")
+    ] = "",
     eval_seeds: Annotated[int, typer.Option(help="held-out seeds per evaluation")] = 20,
     memory: Annotated[bool, typer.Option(help="learn exemplars (trajectory-as-exemplar memory)")] = True,
     tune: Annotated[str, typer.Option(help="online weight tuning: none | mezo | backprop")] = "none",
@@ -828,7 +839,7 @@ def learn(
         tasks = list(task or []) + (read_task_names(tasks_file) if tasks_file else [])
         if not tasks:
             raise WebAgentError("name a task with --task or a file with --tasks-file")
-        curve = CurveSettings(episodes=episodes, eval_every=eval_every, eval_seeds=eval_seeds)
+        curve = CurveSettings(episodes, eval_every, eval_seeds, _episode_counts(eval_at))
         if supervisor not in ("oracle", "reward"):
             raise WebAgentError(f"unknown supervisor {supervisor!r}; choose oracle or reward")
         if supervisor == "oracle":

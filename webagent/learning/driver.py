@@ -1,6 +1,7 @@
 """`webagent learn`: supervised training episodes with held-out evaluation.
 
-Per task: every `eval_every` training episodes (and before the first), the
+Per task: every `eval_every` training episodes, or after each number in
+`eval_at` (and before the first episode either way), the
 agent runs `eval_seeds` fresh seeds that training never sees, unsupervised, and
 the success rate is one point of the learning curve. Episodes that were cut
 short (`running`, `interrupted`) count for neither curve. Training episodes run
@@ -31,10 +32,19 @@ class CurveSettings:
     episodes: int = 50  # supervised training episodes per task
     eval_every: int = 10
     eval_seeds: int = 20
+    eval_at: tuple[int, ...] = ()  # evaluate after these many training episodes (0, 10, 25, 50), not every N
 
     def __post_init__(self) -> None:
         if self.eval_every < 1 or self.episodes < 0 or self.eval_seeds < 0:
             raise DataError("--eval-every must be ≥ 1, --episodes and --eval-seeds ≥ 0")
+        if any(n < 0 or n > self.episodes for n in self.eval_at):
+            raise DataError(f"--eval-at {','.join(map(str, self.eval_at))}: each must be between 0 and --episodes")
+
+    @property
+    def points(self) -> list[int]:
+        """After how many training episodes success is measured, in order, 0 first."""
+        every = range(self.eval_every, self.episodes + 1, self.eval_every)
+        return sorted({0, *(self.eval_at or every)})
 
 
 def learn_miniwob(
@@ -59,8 +69,8 @@ def learn_miniwob(
     parts = assemble(settings, store, model=model)
     trainer, evaluator = parts.agent(), parts.agent(supervised=False)
     run_id = parts.start_run(f"learn {' '.join(tasks)}", learn=asdict(c), tasks=list(tasks))
-    evals_per_task = c.episodes // c.eval_every + 1
-    total = len(tasks) * (c.episodes + evals_per_task * c.eval_seeds)
+    points = c.points
+    total = len(tasks) * (c.episodes + len(points) * c.eval_seeds)
     curves: dict[str, dict] = {}
     try:
         with (
@@ -117,7 +127,7 @@ def learn_miniwob(
                         }
                     )
                     reporter.advance()
-                    if (i + 1) % c.eval_every == 0:
+                    if i + 1 in points:
                         evaluate(i + 1)
     finally:
         parts.close()
