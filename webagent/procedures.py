@@ -21,9 +21,11 @@ procedure's step k, located on the page (as a workflow locates it; failing that,
 as the element of its kind whose text holds the new values, or from the text
 near it that names what was asked, `workflows.Anchor`; a text that began or
 ended with a value, by the new values in the same places; a step that opened
-what held the asked element, hidden, as what holds the new one; a STOP answer
-is read again where the recorded one was) — only where that is sound: the element must
-not be one the supervisor just rejected, nor the action one that just failed (it
+what held the asked element, hidden, as what holds the new one; where a value
+named the element's kind (its tag, role or input type), as an element of the new
+kind; a STOP answer is read again where the recorded one was) — only where that
+is sound: the element must not be one the supervisor just rejected, nor the
+action one that just failed (it
 may lie below the ranker's cut: the page is searched, not the shown candidates),
 a typed value must be one the new instruction allows (values never come from
 another episode), a chosen option must be the element's, and a STOP answer must
@@ -32,8 +34,9 @@ decided by the model, as it would decide without procedures; a step whose target
 was not found is offered to it with only that step's verb and the candidates of
 the target's kind that the verb can act on (unless what was asked is on the
 page but hidden: then its revealer, `candidates.revealers`, is not of that kind,
-and the model sees every candidate). A proposal is sure (confidence 1.0)
-only of an element that says what the recorded one said (`UNSURE` otherwise).
+and the model sees every candidate). A proposal is sure (confidence 1.0) only of
+an element that says what the recorded one said, or is the only one of the
+asked kind (`UNSURE` otherwise).
 
 Procedures are read from the store (successful episodes that a supervisor
 confirmed or corrected steps of) and grow as supervised episodes succeed; they
