@@ -3,9 +3,7 @@ other values. The acceptance test runs real MiniWoB++ pages, real Chromium, the 
 default model and a real sqlite store; the policy's rules are checked on small pages
 with a scripted fallback (loop logic only)."""
 
-import tempfile
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -320,6 +318,32 @@ def test_a_supervised_episode_that_opened_a_folder_opens_the_one_holding_the_nex
     assert sum(r.outcome == Outcome.SUCCESS for r in results) == len(hidden)
 
 
+@pytest.mark.slow
+def test_a_supervised_widget_click_teaches_clicking_the_kind_asked_next(
+    tmp_path, browser, miniwob_server, default_model, embedder
+):
+    """click-widget: one oracle-supervised episode; on held-out seeds that ask for another
+    kind of widget, the procedure clicks one of that kind (not the model, narrowed to the
+    recorded kind), and the episode succeeds."""
+    from webagent.envs.oracles import WIDGET_KINDS
+
+    task = "click-widget"
+    settings = AgentSettings(supervisor="oracle", memory=MemorySettings(shots=0))
+    parts = assemble(settings, Store(tmp_path / "p.db"), model=default_model, ranker=HybridRanker(embedder))
+    env = MiniWoBEnv(browser, miniwob_server, task)
+    (trained,) = _episodes(parts.agent(), env, [0], parts.start_run("train"), task)
+    assert trained.outcome == Outcome.SUCCESS
+    recorded = trained.instruction
+    other = [s for s in range(100000, 100030) if env.reset(s) and env.instruction != recorded][:4]
+    results = _episodes(parts.agent(supervised=False), env, other, parts.start_run("test"), task)
+    for seed, result in zip(other, results, strict=True):
+        first = result.steps[0]
+        kind = result.instruction.split('"')[1]
+        assert first.decision.prompt.startswith("procedure of"), (seed, first.decision.prompt[:80])
+        assert WIDGET_KINDS[kind](first.observation.element(first.action.element_id)), seed
+    assert all(r.outcome == Outcome.SUCCESS for r in results)
+
+
 def test_a_question_asked_again_is_answered_from_the_new_page():
     def row(title, isbn):
         return (_el(f"t{isbn}", tag="a", role="link", text=title), _el(f"i{isbn}", tag="td", role="cell", text=isbn))
@@ -405,7 +429,7 @@ def _tree(hidden_in: int, *, shown: bool = False) -> Observation:
     return _page(*elements, replace(emile, visible=shown))
 
 
-def test_a_step_that_opened_the_folder_holding_the_asked_item_opens_the_one_holding_the_new_one():
+def test_a_step_that_opened_the_folder_holding_the_asked_item_opens_the_one_holding_the_new_one(tmp_path):
     """The folder opened was "Michel"; on the next tree the asked item is in "Leonie": the
     step is found by what it did (revealed the asked item), not by its name. A step on the
     named item itself, of another kind than a folder, is not offered to the model narrowed
@@ -416,7 +440,7 @@ def test_a_step_that_opened_the_folder_holding_the_asked_item_opens_the_one_hold
     recorded = Workflow(
         task.format("Joye"), "u", (WorkflowStep("CLICK", None, folder, reveals=True), WorkflowStep("CLICK", None, item))
     )
-    restored = Workflow.load(recorded.save(Path(tempfile.mkdtemp()) / "w.json"))
+    restored = Workflow.load(recorded.save(tmp_path / "w.json"))
     assert restored.steps[0].reveals and not restored.steps[1].reveals
     page, fallback = _tree(2), Fallback()
     opened = ProcedurePolicy(_memory(restored), fallback).decide(task.format("Emile"), page, _candidates(page), [], 0)

@@ -254,12 +254,25 @@ def enter_date(instruction: str, observation: Observation, history: tuple[Action
     return click(button(observation, "Submit"))
 
 
+def _starts_and_ends(instruction: str) -> tuple[str, str]:
+    """use-autocomplete's asked start, and its asked end ("" where it asks none)."""
+    ending = re.search(r'ends with "([^"]*)"', instruction)
+    return match(r'starts with "([^"]*)"', instruction).group(1), ending.group(1) if ending else ""
+
+
+def _suggestions(observation: Observation, prefix: str, suffix: str, *classes: str) -> list[Element]:
+    """The visible suggestions (elements of one of `classes`) that start and end as asked."""
+    return [
+        el
+        for el in visible(observation)
+        if any(has_class(el, c) for c in classes) and el.text.startswith(prefix) and el.text.endswith(suffix)
+    ]
+
+
 def use_autocomplete(instruction: str, observation: Observation, history: tuple[Action, ...]) -> Action:
     """Type the prefix, pick the suggestion with the right ending, submit.
     (Suggestions show a moment after typing: until then there is nothing to pick.)"""
-    prefix = match(r'starts with "([^"]*)"', instruction).group(1)
-    ending = re.search(r'ends with "([^"]*)"', instruction)
-    suffix = ending.group(1) if ending else ""
+    prefix, suffix = _starts_and_ends(instruction)
     field = text_field(observation)
     submit = click(button(observation, "Submit"))
     covered = bool(history and history[-1] == submit and observation.last_error)  # the suggestions cover it
@@ -267,12 +280,10 @@ def use_autocomplete(instruction: str, observation: Observation, history: tuple[
         return submit
     if field.value != prefix and not covered:
         return type_into(field, prefix)
-    choice = find(
-        observation,
-        lambda el: has_class(el, "ui-menu-item-wrapper") and el.text.startswith(prefix) and el.text.endswith(suffix),
-        f"suggestion starting with {prefix!r} and ending with {suffix!r}",
-    )
-    return click(choice)
+    choices = _suggestions(observation, prefix, suffix, "ui-menu-item-wrapper")
+    if not choices:
+        raise ActionError(f"no visible suggestion starting with {prefix!r} and ending with {suffix!r} on the page")
+    return click(choices[0])
 
 
 def any_fitting_suggestion(
@@ -280,29 +291,33 @@ def any_fitting_suggestion(
 ) -> bool:
     """The task checks only how the entry starts (and ends, where it says so): any
     suggestion that does is as right as the first one, which the oracle picks."""
-    prefix = match(r'starts with "([^"]*)"', instruction).group(1)
-    ending = re.search(r'ends with "([^"]*)"', instruction)
-    suffix = ending.group(1) if ending else ""
-    fits = [
-        el
-        for el in visible(observation)
-        if (has_class(el, "ui-menu-item-wrapper") or has_class(el, "ui-menu-item"))
-        and el.text.startswith(prefix)
-        and el.text.endswith(suffix)
-    ]
+    fits = _suggestions(observation, *_starts_and_ends(instruction), "ui-menu-item-wrapper", "ui-menu-item")
     return any(action == click(el) for el in fits)
+
+
+def _named_items(observation: Observation, name: str) -> list[Element]:
+    return [el for el in visible(observation) if el.text == name and el.tag in ("li", "span")]
+
+
+def _closed_folders(observation: Observation) -> list[tuple[Element, list[Element]]]:
+    """Each closed folder's row, with what opens it: its name (span.folder) and its toggle (div.hitarea)."""
+    shown = visible(observation)
+    rows = [el for el in shown if el.tag == "li" and has_class(el, "expandable")]
+    return [
+        (row, [el for el in shown if el.parent_id == row.id and (has_class(el, "folder") or has_class(el, "hitarea"))])
+        for row in rows
+    ]
 
 
 def navigate_tree(instruction: str, observation: Observation, history: tuple[Action, ...]) -> Action:
     """Click the named item if it shows; else open the next closed folder, top to bottom."""
     name = match(r'named "(.*)"', instruction).group(1)
-    for el in visible(observation):
-        if el.text == name and el.tag in ("li", "span"):
-            return click(el)
-    for el in visible(observation):
-        if el.tag == "li" and has_class(el, "expandable"):
-            folder = next((f for f in visible(observation) if f.parent_id == el.id and has_class(f, "folder")), el)
-            return click(folder)
+    named, closed = _named_items(observation, name), _closed_folders(observation)
+    if named:
+        return click(named[0])
+    if closed:
+        row, openers = closed[0]
+        return click(next((el for el in openers if has_class(el, "folder")), row))
     raise ActionError(f"no item named {name!r} in the tree and no closed folder left")
 
 
@@ -312,14 +327,9 @@ def any_named_item_or_closed_folder(
     """The task checks the clicked item's name, so any item named as asked is right (names
     repeat); while none shows, opening any closed folder is as right as opening the first:
     a person cannot see inside them either, and opening one ends nothing."""
-    name = match(r'named "(.*)"', instruction).group(1)
-    shown = visible(observation)
-    named = [el for el in shown if el.text == name and el.tag in ("li", "span")]
-    if named:
-        return any(action == click(el) for el in named)
-    closed = {el.id for el in shown if el.tag == "li" and has_class(el, "expandable")}
-    openers = [el for el in shown if el.parent_id in closed and (has_class(el, "folder") or has_class(el, "hitarea"))]
-    return any(action == click(el) for el in openers)
+    named = _named_items(observation, match(r'named "(.*)"', instruction).group(1))
+    right = named or [el for _, openers in _closed_folders(observation) for el in openers]
+    return any(action == click(el) for el in right)
 
 
 def search_engine(instruction: str, observation: Observation, history: tuple[Action, ...]) -> Action:
