@@ -15,8 +15,6 @@ baseline it replaces. Prints tables, writes JSON.
    and the baseline (float32, no prefix reuse), timing `generate` alone. How
    often the current decisions equal the baseline's is the bfloat16 agreement
    (the goal: at least 98%; on a CPU without native bf16 `auto` is float32).
-   `--int8` adds a fourth: int8 weights with prefix reuse (`--dtype int8`), its
-   speedup over the baseline and how often it decides as float32 does.
 
 The act stage's own baseline (Playwright's locator click, the fixed settle) is
 `scripts/bench_act.py`; the big-page observe and rank is `scripts/bench_bigpage.py`.
@@ -103,7 +101,6 @@ def main() -> int:
     parser.add_argument("--max-steps", type=int, default=6)
     parser.add_argument("--model", default="default")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--int8", action="store_true", help="also replay the decisions with int8 weights")
     parser.add_argument("--from-db", type=Path, help="only the stage table, from model runs recorded in this store")
     parser.add_argument("--db", type=Path, default=Path("results/latency.db"))
     parser.add_argument("--out", type=Path, default=Path("results/latency.json"))
@@ -158,8 +155,7 @@ def main() -> int:
         console.print(f"[b]3. the same {len(calls)} decisions again[/b]: current, full reads, float32 baseline")
         full_read = TransformersModel(args.model, dtype=model.dtype, threads=args.threads, prefix_entries=0)
         baseline_model = TransformersModel(args.model, dtype="float32", threads=args.threads, prefix_entries=0)
-        extra = [TransformersModel(args.model, dtype="int8", threads=args.threads)] if args.int8 else []
-        current, full, baseline, *int8 = replay([model, full_read, baseline_model, *extra], calls)
+        current, full, baseline = replay([model, full_read, baseline_model], calls)
         same_as_full = sum(a["text"] == b["text"] for a, b in zip(current, full, strict=True))
         agree = sum(a["text"] == b["text"] for a, b in zip(current, baseline, strict=True))
         result.update(
@@ -182,14 +178,6 @@ def main() -> int:
             live_tokens_per_decision=_token_summary(store.decision_tokens(live["run_id"])),
             bf16={"cpu_has_native_bf16": cpu_has_bf16(), "agreement_with_float32": agree / max(len(calls), 1)},
         )
-        if int8:
-            int8_agree = sum(a["text"] == b["text"] for a, b in zip(int8[0], baseline, strict=True))
-            result["decide_generate"]["int8_reuse"] = {"p50_ms": ms(int8[0], 50), "p95_ms": ms(int8[0], 95)}
-            result["int8"] = {
-                "decide_speedup_vs_baseline": ms(baseline, 50) / max(ms(int8[0], 50), 1e-9),
-                "outputs_equal_to_baseline": f"{int8_agree}/{len(calls)}",
-                "agreement_with_float32": int8_agree / max(len(calls), 1),
-            }
 
     table = Table(title=f"Per-stage latency, {result['steps']} steps, {result['machine']}")
     for col in ("stage", "p50 ms", "p95 ms", "mean ms"):
@@ -210,11 +198,6 @@ def main() -> int:
             f"against the float32 baseline: {result['outputs_equal_to_baseline']} equal; "
             f"prompt {result['prompt_tokens_mean']:.0f} tokens, fed {result['fed_tokens_mean']:.0f} per decision"
         )
-        if "int8" in result:
-            console.print(
-                f"int8: speedup {result['int8']['decide_speedup_vs_baseline']:.2f}×; "
-                f"against the float32 baseline: {result['int8']['outputs_equal_to_baseline']} equal"
-            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     console.print(f"wrote {args.out}")

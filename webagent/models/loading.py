@@ -11,11 +11,9 @@ import importlib.util
 import os
 import shutil
 import tempfile
-import warnings
 from pathlib import Path
 
 from webagent.errors import ModelError
-from webagent.models.numerics import INT8
 
 DEFAULT_MODEL = "default"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -137,8 +135,7 @@ def load(model: str, *, dtype: str = "float32", adapter: str = "none"):
     quiet_transformers()
     name, location = resolve(model)
     adapter_path = adapters.resolve(adapter, model)
-    weights = "float32" if dtype == INT8 else dtype  # int8 quantizes float32 weights after loading
-    first = "float32" if adapter_path is not None else weights
+    first = "float32" if adapter_path is not None else dtype
     try:
         # Offline only: a cached id loads from the cache, never from the hub.
         tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
@@ -149,23 +146,7 @@ def load(model: str, *, dtype: str = "float32", adapter: str = "none"):
         raise ModelError(f"model {model!r} at {location} is not usable: {str(exc).splitlines()[0]}") from exc
     if adapter_path is not None:
         adapters.merge(lm, adapter_path)
-        lm = lm.to(getattr(torch, weights))
+        lm = lm.to(getattr(torch, dtype))
         name = loaded_name(model, adapter)
     lm.eval()
-    if dtype == INT8:
-        quantize_int8(lm)
     return name, tokenizer, lm
-
-
-def quantize_int8(lm) -> None:
-    """Hold the decoder's linear layers as int8 with one scale per output channel, in place
-    (webagent.models.numerics); the output layer stays float32: it is read a few rows at a time."""
-    import torch
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-    body = lm.get_decoder() if hasattr(lm, "get_decoder") else None
-    if body is None or body is lm:
-        raise ModelError(f"int8 needs a causal LM with a separate decoder, not {type(lm).__name__}")
-    with warnings.catch_warnings():  # torch.ao.quantization's notice that it moves to torchao
-        warnings.simplefilter("ignore")
-        quantize_dynamic(body, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)

@@ -13,13 +13,6 @@ weights are tuned: a MeZO update moves a weight by about 1e-6 of its size,
 far below bf16's resolution (8 bits of mantissa, ~4e-3), so a tuned version
 held in bf16 would decide exactly as the base model does.
 
-`int8` is the AVX2 machine's other option: the decoder's linear layers hold
-int8 weights (one scale per output channel) and quantize their inputs on the
-fly (torch's dynamic quantization, fbgemm kernels); embeddings, norms and the
-output layer stay float32. It is never picked by `auto`: it must first decide
-as float32 does on the same prompts (`scripts/bench_latency.py --int8`), and
-int8 weights cannot be tuned, so it refuses to load a tuned version.
-
 Threads: measured on the 2-core machine (SmolLM2-135M, bfloat16, quiet):
 reading a 330-token prompt takes 478 ms with two threads and 702 ms with one;
 one decoding step ~70 ms either way (it is bound by memory, not arithmetic).
@@ -36,8 +29,7 @@ from pathlib import Path
 from webagent.errors import ModelError
 
 AUTO = "auto"
-INT8 = "int8"
-DTYPES = (AUTO, "float32", "bfloat16", INT8)
+DTYPES = (AUTO, "float32", "bfloat16")
 DEFAULT_THREADS = 0  # torch's own choice; see the module docstring
 _BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -56,8 +48,6 @@ def resolve_dtype(requested: str, *, tuned: bool = False) -> str:
     """The dtype to load: `requested` unless it is `auto` (see the module docstring)."""
     if requested not in DTYPES:
         raise ModelError(f"unknown dtype {requested!r}; choose one of {', '.join(DTYPES)}")
-    if requested == INT8 and tuned:
-        raise ModelError("int8 weights cannot be tuned or moved to a tuned version; use --dtype float32 (or auto)")
     if requested != AUTO:
         return requested
     return "bfloat16" if cpu_has_bf16() and not tuned else "float32"
