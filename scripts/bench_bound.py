@@ -64,7 +64,7 @@ def _best_seconds(run, repeats: int) -> float:
     return best
 
 
-def matmul_gflops(dtype, size: int = 1024, repeats: int = 5) -> float:
+def matmul_gflops(dtype, size: int = 1024, repeats: int = 10) -> float:
     import torch
 
     a = torch.randn(size, size).to(dtype)
@@ -121,6 +121,10 @@ def main() -> int:
 
     name, _, lm = load("default", dtype="float32", adapter="default")
     config = lm.config.to_dict()
+    linear = sum(m.weight.numel() for m in lm.get_decoder().modules() if isinstance(m, torch.nn.Linear))
+    if flops_per_token(config, 0) != 2 * linear:  # the count from the config must be the model's own
+        console.print(f"[red]error:[/red] the FLOP count does not fit {name}'s {linear:,} decoder linear weights")
+        return 1
     fed_flops = prefill_flops(config, args.prompt - args.fed, args.prompt)
     full_flops = prefill_flops(config, 0, args.prompt)
     dtypes = ["float32"] + (["bfloat16"] if cpu_has_bf16() else [])
