@@ -112,6 +112,32 @@ def test_audited_disagreements_suspend_auto_approval_and_the_guarantee_says_so(s
     assert approver.review(_proposal(0.995)).source == "person"  # asked, as every step now
 
 
+def test_a_burst_of_new_mistakes_suspends_although_the_total_is_within_and_good_audits_lift_it(store):
+    """The agent changes as it learns: 6 disagreements in the latest 30 audits suspend auto-approval
+    (P(Bin(30, 0.1) >= 6) = 0.07) though all 106 audits are within the promise (6 in 106);
+    while suspended, every step that clears the threshold is asked as an audit, and agreeing
+    verdicts lift the suspension."""
+    _judged(store, 40)  # a threshold at 0.99
+    _judged(store, 100, audited=True)
+    _judged(store, 6, kind="correct", audited=True)
+    asked = _Asked()
+    approver = AutoApprover(asked, store, AutonomySettings(enabled=True, min_samples=30, audit=0.1))
+    audit = approver.audit()
+    assert audit.exceeded and audit.latest and (audit.n, audit.disagreed) == (30, 6)
+    assert "6 disagreements in the latest 30 audited steps (above the promise: suspended)" in approver.guarantee()
+    whole = AutoApprover(asked, store, AutonomySettings(enabled=True, min_samples=30, audit=0.1, audit_window=0))
+    assert not whole.audit().exceeded and whole.audit().n == 106 and whole.would_auto_approve(0.995)
+    verdicts = []
+    while approver.audit().exceeded:
+        verdicts.append(approver.review(_proposal(0.995)))
+        _judged(store, 1, audited=verdicts[-1].audited)  # the person agrees; the loop's learner stores it
+    assert all(v.source == "person" and v.audited for v in verdicts)  # each one asked, and an audit
+    # the 25th agreeing audit leaves 5 of the 6 in the window: P(Bin(30, 0.1) >= 5) = 0.18 > delta
+    assert len(verdicts) == asked.calls == 25 and store.audit_counts(["person"], latest=30) == (30, 5)
+    assert approver.would_auto_approve(0.995)
+    assert not approver.review(_proposal(0.5)).audited  # below the threshold: asked, never an audit
+
+
 def test_the_learner_keeps_the_audit_mark_in_the_feedback_row(store):
     from webagent.feedback import Learner, Lesson
 

@@ -21,9 +21,13 @@ to the supervisor; the verdict is marked `audited`. Audited verdicts are
 calibration data like any other, and they are also a uniform random sample of
 the steps auto-approval covers, so they test the promise directly: when the
 audited disagreements are significantly above alpha (the one-sided binomial
-P(Bin(n, alpha) >= k) <= delta), auto-approval is suspended until calibration,
-with the new verdicts in it, says otherwise. The guarantee says how many
-audits back it.
+P(Bin(n, alpha) >= k) <= delta), auto-approval is suspended. The test is made
+on all audits and on the latest `audit_window` alone: the agent changes as it
+learns (a new procedure can be confidently wrong), and after a hundred good
+audits a burst of new mistakes would take long to show in the total. While
+suspended, every step auto-approval would have confirmed is asked and marked
+audited, so the audits go on and lift the suspension once both tests pass
+again. The guarantee says how many audits back it.
 
 Caveat: below the threshold every step is judged and above it only the audited
 share, so the calibration set over-represents lower confidences. When, as
@@ -67,18 +71,28 @@ class Audit:
     disagreed: int
     p_value: float  # P(Bin(n, alpha) >= disagreed): small when the rate is above alpha
     exceeded: bool  # p_value <= delta: auto-approval is suspended
+    latest: bool = False  # counted over the latest audits only (the window), not all of them
 
     def line(self) -> str:
         if not self.n:
             return "no audits yet"
         state = "above the promise: suspended" if self.exceeded else "within the promise"
-        return f"{self.disagreed} disagreements in {self.n} audited steps ({state})"
+        which = "the latest " if self.latest else ""
+        return f"{self.disagreed} disagreements in {which}{self.n} audited steps ({state})"
+
+
+def _tested(n: int, k: int, settings: AutonomySettings, *, latest: bool = False) -> Audit:
+    p_value = 1.0 - binomial_cdf(k - 1, n, settings.alpha) if n else 1.0
+    return Audit(n, k, p_value, n > 0 and p_value <= settings.delta, latest)
 
 
 def audit_of(store: Store, settings: AutonomySettings) -> Audit:
-    n, k = store.audit_counts(settings.sources)
-    p_value = 1.0 - binomial_cdf(k - 1, n, settings.alpha) if n else 1.0
-    return Audit(n, k, p_value, n > 0 and p_value <= settings.delta)
+    """All audits tested; where the latest `audit_window` alone fail the test, that window's."""
+    overall = _tested(*store.audit_counts(settings.sources), settings)
+    if overall.exceeded or not settings.audit_window or overall.n <= settings.audit_window:
+        return overall
+    recent = _tested(*store.audit_counts(settings.sources, latest=settings.audit_window), settings, latest=True)
+    return recent if recent.exceeded else overall
 
 
 class AutoApprover:
@@ -119,7 +133,7 @@ class AutoApprover:
         with self._lock:
             settings = self.settings
             last = self.store.last_feedback_id()
-            key = (last, settings.alpha, settings.delta, settings.min_samples, settings.sources)
+            key = (last, settings.alpha, settings.delta, settings.min_samples, settings.sources, settings.audit_window)
             if self._cache is None or self._cache[0] != key:
                 self._cache = (key, store_calibration(self.store, settings), audit_of(self.store, settings))
             return self._cache[1]
@@ -134,10 +148,13 @@ class AutoApprover:
         return f"{self.calibration().guarantee}; audits: {self.audit().line()}"
 
     def would_auto_approve(self, confidence: float) -> bool:
+        return self._clears_threshold(confidence) and not self.audit().exceeded
+
+    def _clears_threshold(self, confidence: float) -> bool:
         if not self.settings.enabled:
             return False
         threshold = self.calibration().threshold
-        return threshold is not None and confidence >= threshold and not self.audit().exceeded
+        return threshold is not None and confidence >= threshold
 
     def request_stop(self) -> None:
         """End the running episode at its next proposal, auto-approved or not."""
@@ -149,7 +166,9 @@ class AutoApprover:
     def review(self, proposal: Proposal) -> Verdict | None:
         if self._stop.is_set():
             return STOP
-        if self.would_auto_approve(proposal.decision.confidence) and self.rng.random() < self.settings.audit:
+        clears = self._clears_threshold(proposal.decision.confidence)
+        suspended = clears and self.audit().exceeded  # every such step is an audit until the tests pass again
+        if suspended or (clears and self.rng.random() < self.settings.audit):
             self.audited += 1
             verdict = self.inner.review(proposal)
             return replace(verdict, audited=True) if verdict is not None else None

@@ -635,6 +635,9 @@ def ui(
     delta: Annotated[float, typer.Option(help="auto-approval: chance the promise may fail")] = 0.1,
     min_samples: Annotated[int, typer.Option(help="judged steps needed before any auto-approval")] = 30,
     audit: Annotated[float, typer.Option(help="share of would-be auto-approvals still asked (0: none)")] = 0.1,
+    audit_window: Annotated[
+        int, typer.Option(help="the latest N audits are also tested alone, so a change shows (0: all only)")
+    ] = 30,
     top_k: TopKOpt = 10,
     max_steps: StepsOpt = 12,
     db: DbOpt = None,
@@ -684,7 +687,12 @@ def ui(
             agreement=AgreementSettings(annotators=annotators),
             tuner=TunerSettings(method=tune, param_set=tune_params, steps=tune_steps, lr=tune_lr),
             autonomy=AutonomySettings(
-                enabled=auto_approve, alpha=alpha, delta=delta, min_samples=min_samples, audit=audit
+                enabled=auto_approve,
+                alpha=alpha,
+                delta=delta,
+                min_samples=min_samples,
+                audit=audit,
+                audit_window=audit_window,
             ),
             secrets=_secrets(secret, secrets_file),
             allow_domain=allow_domain,

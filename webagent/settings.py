@@ -140,6 +140,7 @@ class AutonomySettings:
     min_samples: int = 30  # judged steps before any threshold at all (fewer: always ask)
     sources: tuple[str, ...] = tuple(CALIBRATION_SOURCES)
     audit: float = 0.1  # share of the steps it would confirm that are still asked (0: none), so calibration goes on
+    audit_window: int = 30  # the latest audits are also tested alone, so a change in the agent shows (0: all only)
 
     def __post_init__(self) -> None:
         if not 0 <= self.audit <= 1:
@@ -148,6 +149,8 @@ class AutonomySettings:
             raise DataError(f"alpha and delta must lie in (0, 1), not {self.alpha} and {self.delta}")
         if self.min_samples < 1:
             raise DataError(f"min_samples must be at least 1, not {self.min_samples}")
+        if self.audit_window < 0:
+            raise DataError(f"the audit window must be 0 (all audits only) or more, not {self.audit_window}")
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ class Verdict:
     kind: VerdictKind
     action: Action | None = None  # the right action, for correct
     source: str = ""  # person | oracle | reward | auto (webagent.kinds.Source)
-    audited: bool = False  # asked although auto-approval would have confirmed it (webagent.autonomy)
+    audited: bool = False  # asked although it cleared the threshold: an audit (webagent.autonomy)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", parse(VerdictKind, self.kind, "verdict"))

@@ -425,14 +425,16 @@ class Store:
         ).fetchall()
         return [(float(confidence), kind == "confirm") for confidence, kind in rows]
 
-    def audit_counts(self, sources) -> tuple[int, int]:
-        """(audited verdicts, of them disagreements) from `sources`: steps auto-approval would have confirmed."""
+    def audit_counts(self, sources, *, latest: int = 0) -> tuple[int, int]:
+        """(audited verdicts, of them disagreements) from `sources`: steps auto-approval would have
+        confirmed; only the `latest` ones when it is above 0."""
         if not sources:
             return 0, 0
         marks = ",".join("?" * len(sources))
+        limit = f"ORDER BY id DESC LIMIT {int(latest)}" if latest > 0 else ""
         n, k = self.db.execute(
-            "SELECT count(*), coalesce(sum(kind != 'confirm'), 0) FROM feedback "
-            f"WHERE audited = 1 AND source IN ({marks})",
+            "SELECT count(*), coalesce(sum(kind != 'confirm'), 0) FROM "
+            f"(SELECT kind FROM feedback WHERE audited = 1 AND source IN ({marks}) {limit})",
             [str(s) for s in sources],
         ).fetchone()
         return int(n), int(k)

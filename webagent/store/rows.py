@@ -77,7 +77,7 @@ class FeedbackRow(TypedDict):
     source: str  # webagent.kinds.Source
     prompt: str
     confidence: float | None
-    audited: int | None  # 1: asked although auto-approval would have confirmed it
+    audited: int | None  # 1: asked although it cleared the threshold (sampled, or while audits suspend auto-approval)
 
 
 class ModelVersionRow(TypedDict):
