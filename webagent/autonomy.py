@@ -172,7 +172,7 @@ class AutoApprover:
             self.audited += 1
             verdict = self.inner.review(proposal)
             return replace(verdict, audited=True) if verdict is not None else None
-        if self.would_auto_approve(proposal.decision.confidence):
+        if clears:  # and not suspended, not audited
             self.auto_approved += 1
             if self.on_auto is not None:
                 self.on_auto(proposal, self.calibration())
